@@ -1,0 +1,121 @@
+// An SRTP session: one direction of one call's media under one set of master keys (RFC 3711 §3.2),
+// carrying any number of SSRCs (BUNDLE) up to a cap. Protects or unprotects RTP and RTCP in bursts.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "srtpgate/crypto.h"
+#include "srtpgate/master_key.h"
+#include "srtpgate/packet.h"
+#include "srtpgate/profile.h"
+#include "srtpgate/result.h"
+
+namespace srtpgate::srtp {
+
+enum class Direction : uint8_t { outbound, inbound };
+
+struct SessionConfig {
+  Profile profile = Profile::aes_cm_128_hmac_sha1_80;
+  Direction direction = Direction::outbound;
+  // Replay window in packets, 64..32768 (RFC 3711 §3.3.2 asks for at least 64). SRTCP uses the
+  // same size.
+  uint32_t replay_window = 128;
+  // SSRCs this session will track, 1..65536. Memory for them is reserved at creation, so the
+  // packet path never allocates; a new SSRC past the cap gets Status::stream_limit.
+  uint32_t max_streams = 16;
+  // Inbound: a packet from an SSRC that is not yet known creates a stream once it authenticates
+  // (libsrtp's ssrc_any_inbound). When false, only SSRCs added with add_stream() are accepted.
+  bool accept_new_ssrcs = true;
+  // Outbound: allow protecting the same packet index twice (retransmission of the same packet).
+  bool allow_repeat_tx = false;
+};
+
+// Counters of one session, by outcome. Written only by the thread that runs the session.
+struct SessionStats {
+  std::array<uint64_t, kStatusCount> rtp{};   // packets by Status
+  std::array<uint64_t, kStatusCount> rtcp{};
+  uint64_t rtp_bytes = 0;   // bytes of packets with Status::ok, as they left the call
+  uint64_t rtcp_bytes = 0;
+  uint64_t streams_created = 0;
+};
+
+// How much of one master key's lifetime is used (RFC 3711 §9.2).
+struct KeyUsage {
+  std::vector<uint8_t> mki;
+  uint64_t srtp_packets = 0;
+  uint64_t srtp_limit = 0;
+  uint64_t srtcp_packets = 0;
+  uint64_t srtcp_limit = 0;
+  bool active = false;      // outbound: the key that protects now
+  bool soft_limit = false;  // less than 1/16 of the lifetime (or 2^16 packets) left: rekey now
+  bool expired = false;
+};
+
+namespace detail {
+struct SessionImpl;
+}
+
+class Session {
+ public:
+  // Processes at most this many packets per internal stage; longer spans are done in chunks.
+  static constexpr std::size_t kMaxBurst = 64;
+
+  // Derives the session keys (RFC 3711 §4.3) with the engine's backend. The engine must be used
+  // only by the thread that runs this session. Fails on an invalid config or key.
+  static Result<std::unique_ptr<Session>> create(std::shared_ptr<crypto::Engine> engine,
+                                                 const SessionConfig& config,
+                                                 const MasterKey& key);
+  ~Session();  // zeroizes every derived key
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // --- The batch API. In place; one status per packet; returns how many got Status::ok. ------
+  // `status` must be at least as long as `packets`. Never allocates, throws, or reads or writes
+  // outside [data, data + capacity). Replay state is committed only for packets that verified.
+  std::size_t protect_rtp(std::span<PacketView> packets, std::span<Status> status) noexcept;
+  std::size_t unprotect_rtp(std::span<PacketView> packets, std::span<Status> status) noexcept;
+  std::size_t protect_rtcp(std::span<PacketView> packets, std::span<Status> status) noexcept;
+  std::size_t unprotect_rtcp(std::span<PacketView> packets, std::span<Status> status) noexcept;
+
+  // Bytes protect adds at most (MKI + tag, + 4 for the SRTCP index); the tailroom to leave.
+  std::size_t rtp_overhead() const noexcept;
+  std::size_t rtcp_overhead() const noexcept;
+
+  // --- Master keys (control path). ---------------------------------------------------------
+  // With MKIs, a session holds several master keys: inbound picks one by the packet's MKI;
+  // outbound protects with the active one. All keys of a session have MKIs of one length.
+  Result<void> add_key(const MasterKey& key);
+  Result<void> set_active_key(std::span<const uint8_t> mki);
+  Result<void> remove_key(std::span<const uint8_t> mki);
+  // Replaces every key with this one. Streams keep their ROC, sequence and replay state, so a
+  // rekeyed call continues without a glitch (RFC 3711 §3.3.1: the index is not reset).
+  Result<void> rekey(const MasterKey& key);
+  std::vector<KeyUsage> key_usage() const;
+
+  // --- Streams (control path). -------------------------------------------------------------
+  // Adds a stream for an SSRC ahead of its first packet.
+  Result<void> add_stream(uint32_t ssrc);
+  // Sets the rollover counter (RFC 3711 §3.3.1) of a stream, creating it if needed; the next
+  // packet's sequence number then sets the highest sequence. A call moved between gateways
+  // resumes with the ROC read by roc() on the old one.
+  Result<void> set_roc(uint32_t ssrc, uint32_t roc);
+  std::optional<uint32_t> roc(uint32_t ssrc) const;
+  Result<void> remove_stream(uint32_t ssrc);
+  std::size_t stream_count() const noexcept;
+
+  const SessionConfig& config() const noexcept;
+  const SessionStats& stats() const noexcept;
+  crypto::Backend backend() const noexcept;
+
+ private:
+  explicit Session(std::unique_ptr<detail::SessionImpl> impl);
+  std::unique_ptr<detail::SessionImpl> impl_;
+};
+
+}  // namespace srtpgate::srtp
