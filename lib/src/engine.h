@@ -1,0 +1,70 @@
+// The interface between the SRTP logic and a crypto backend. Internal to lib/.
+//
+// The SRTP layer turns a burst into an array of operations; a backend runs the whole array in
+// one call (one virtual call per burst, never per packet) and must not allocate or throw.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "srtpgate/crypto.h"
+
+namespace srtpgate::crypto {
+
+// A backend's expanded form of one session key (AES key schedule with HMAC ipad/opad digests,
+// or GCM key and hash tables). Zeroized by its destructor.
+class KeyContext {
+ public:
+  virtual ~KeyContext() = default;
+};
+
+// AES-CM encryption (RFC 3711 §4.1.1) and HMAC-SHA1 (RFC 3711 §4.2.1) of one packet.
+struct CtrHmacOp {
+  const KeyContext* key = nullptr;
+  uint8_t* cipher = nullptr;  // encrypted or decrypted in place
+  uint32_t cipher_len = 0;
+  uint32_t auth_len = 0;
+  const uint8_t* auth = nullptr;  // authenticated bytes, contiguous
+  uint8_t* tag = nullptr;         // 20 bytes of scratch; the leading tag bytes are the SRTP tag
+  const uint8_t* iv = nullptr;    // 16-byte counter block
+};
+
+// AES-GCM (RFC 7714 §8, §9) of one packet.
+struct GcmOp {
+  const KeyContext* key = nullptr;
+  uint8_t* data = nullptr;  // plaintext or ciphertext, in place (tag not included)
+  uint32_t len = 0;
+  uint32_t aad_len = 0;
+  const uint8_t* aad = nullptr;
+  const uint8_t* iv = nullptr;  // 12 bytes
+  uint8_t* tag = nullptr;       // seal: 16 bytes out; open: the received 16 bytes
+  bool ok = false;              // open: the tag verified
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual Backend backend() const noexcept = 0;
+
+  // Control path: key set-up. `enc_key` is 16 or 32 bytes; `auth_key` is 20 bytes.
+  virtual std::unique_ptr<KeyContext> make_ctr_hmac_key(std::span<const uint8_t> enc_key,
+                                                        std::span<const uint8_t> auth_key) = 0;
+  virtual std::unique_ptr<KeyContext> make_gcm_key(std::span<const uint8_t> key) = 0;
+  // Control path: AES-CM keystream for the key derivation PRF (RFC 3711 §4.3.3).
+  virtual void ctr_keystream(std::span<const uint8_t> key, const uint8_t iv[16],
+                             std::span<uint8_t> out) = 0;
+
+  // Fast path: encrypt then MAC (protect), MAC only, and counter mode only (unprotect: the tag
+  // is checked before anything is decrypted).
+  virtual void encrypt_then_mac(std::span<CtrHmacOp> ops) noexcept = 0;
+  virtual void mac(std::span<CtrHmacOp> ops) noexcept = 0;
+  virtual void ctr(std::span<CtrHmacOp> ops) noexcept = 0;
+  virtual void gcm_seal(std::span<GcmOp> ops) noexcept = 0;
+  virtual void gcm_open(std::span<GcmOp> ops) noexcept = 0;
+};
+
+Result<std::shared_ptr<Engine>> make_ipsecmb_engine();
+Result<std::shared_ptr<Engine>> make_openssl_engine();
+
+}  // namespace srtpgate::crypto

@@ -1,0 +1,48 @@
+// Sliding replay window over packet indices (RFC 3711 §3.3.2), as a circular bitmap so that
+// windows of up to 32768 packets cost O(1) per packet (the layout of DPDK ipsec_sqn.h and the
+// Linux xfrm ESN bitmap). check() is read-only and runs before the tag is verified; commit()
+// runs only after it verified, so a forged packet never moves the window.
+#pragma once
+
+#include <cstdint>
+
+#include "srtpgate/packet.h"
+
+namespace srtpgate::srtp::detail {
+
+class ReplayWindow {
+ public:
+  // 64-bit words of storage needed for a window of `window` packets: a power of two of at
+  // least window + 64 bits, so the word holding the newest index never aliases one in range.
+  static uint32_t words_for(uint32_t window) noexcept;
+
+  // `words` must hold words_for(window) zeroed words and outlive the window.
+  void attach(uint64_t* words, uint32_t window) noexcept;
+  void reset() noexcept;
+
+  bool started() const noexcept { return started_; }
+  uint64_t top() const noexcept { return top_; }
+
+  Status check(uint64_t index) const noexcept {
+    if (!started_ || index > top_) {
+      return Status::ok;
+    }
+    if (top_ - index >= window_) {
+      return Status::replay_old;
+    }
+    const uint64_t bit = index & bit_mask_;
+    return (words_[bit >> 6] >> (bit & 63)) & 1 ? Status::replay_duplicate : Status::ok;
+  }
+
+  // Call only after check(index) == Status::ok.
+  void commit(uint64_t index) noexcept;
+
+ private:
+  uint64_t* words_ = nullptr;
+  uint64_t top_ = 0;
+  uint64_t bit_mask_ = 0;  // bits - 1
+  uint32_t window_ = 0;
+  bool started_ = false;
+};
+
+}  // namespace srtpgate::srtp::detail

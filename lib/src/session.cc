@@ -1,0 +1,279 @@
+// Session set-up and the control-path operations; the burst kernels are in srtp_burst.cc and
+// srtcp_burst.cc.
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <string>
+
+#include "kdf.h"
+#include "session_impl.h"
+#include "srtpgate/secret.h"
+
+namespace srtpgate::srtp {
+
+namespace detail {
+
+DerivedKey::~DerivedKey() {
+  secure_zero(rtp_salt.data(), rtp_salt.size());
+  secure_zero(rtcp_salt.data(), rtcp_salt.size());
+}
+
+Result<std::unique_ptr<DerivedKey>> SessionImpl::derive(const MasterKey& key) const {
+  auto checked = MasterKey::from_bytes(config.profile, key.key.span(), key.salt.span());
+  if (!checked) {
+    return checked.error();
+  }
+  if (key.mki.size() > kMaxMkiLen) {
+    return make_error("MKI longer than " + std::to_string(kMaxMkiLen) + " bytes");
+  }
+  auto dk = std::make_unique<DerivedKey>();
+  dk->mki = key.mki;
+  dk->srtp_limit = std::min(key.lifetime, kMaxSrtpLifetime);
+  dk->srtcp_limit = std::min(key.lifetime, kMaxSrtcpLifetime);
+
+  // RFC 3711 §4.3.2 labels; RFC 7714 §11 for GCM (no auth key, 12-byte salt).
+  SecretBytes<32> enc;
+  SecretBytes<20> auth;
+  std::array<uint8_t, 32> buf{};
+  auto make = [&](KdfLabel enc_label, KdfLabel auth_label, KdfLabel salt_label,
+                  std::array<uint8_t, 16>& salt) -> std::unique_ptr<crypto::KeyContext> {
+    derive_key(*engine, key.key.span(), key.salt.span(), enc_label,
+               std::span<uint8_t>(buf.data(), pp.master_key_len));
+    enc.assign(std::span<const uint8_t>(buf.data(), pp.master_key_len));
+    derive_key(*engine, key.key.span(), key.salt.span(), salt_label,
+               std::span<uint8_t>(salt.data(), pp.session_salt_len));
+    if (pp.aead) {
+      return engine->make_gcm_key(enc.span());
+    }
+    derive_key(*engine, key.key.span(), key.salt.span(), auth_label,
+               std::span<uint8_t>(buf.data(), pp.auth_key_len));
+    auth.assign(std::span<const uint8_t>(buf.data(), pp.auth_key_len));
+    return engine->make_ctr_hmac_key(enc.span(), auth.span());
+  };
+  dk->rtp = make(KdfLabel::rtp_encryption, KdfLabel::rtp_auth, KdfLabel::rtp_salt, dk->rtp_salt);
+  dk->rtcp =
+      make(KdfLabel::rtcp_encryption, KdfLabel::rtcp_auth, KdfLabel::rtcp_salt, dk->rtcp_salt);
+  secure_zero(buf.data(), buf.size());
+  if (!dk->rtp || !dk->rtcp) {
+    return make_error("the crypto backend could not set up the session keys");
+  }
+  return dk;
+}
+
+}  // namespace detail
+
+using detail::SessionImpl;
+
+Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<crypto::Engine> engine,
+                                                 const SessionConfig& config,
+                                                 const MasterKey& key) {
+  if (!engine) {
+    return make_error("no crypto engine given");
+  }
+  if (config.replay_window < 64 || config.replay_window > 32768) {
+    return make_error("replay_window must be 64..32768 packets, got " +
+                      std::to_string(config.replay_window));
+  }
+  if (config.max_streams < 1 || config.max_streams > 65536) {
+    return make_error("max_streams must be 1..65536, got " + std::to_string(config.max_streams));
+  }
+  uint64_t seed = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed) != 1) {
+    return make_error("no randomness for the SSRC table seed");
+  }
+  auto impl = std::make_unique<SessionImpl>(std::move(engine), config, seed);
+  auto dk = impl->derive(key);
+  if (!dk) {
+    return dk.error();
+  }
+  impl->mki_len = key.mki.size();
+  impl->keys.push_back(std::move(dk.value()));
+  return std::unique_ptr<Session>(new Session(std::move(impl)));
+}
+
+Session::Session(std::unique_ptr<SessionImpl> impl) : impl_(std::move(impl)) {}
+Session::~Session() = default;
+
+namespace {
+
+template <typename Chunk>
+std::size_t run_chunks(SessionImpl& s, std::span<PacketView> pkts, std::span<Status> st,
+                       Chunk chunk, std::array<uint64_t, kStatusCount>& counters) noexcept {
+  std::size_t ok = 0;
+  const std::size_t n = std::min(pkts.size(), st.size());
+  for (std::size_t off = 0; off < n; off += Session::kMaxBurst) {
+    const std::size_t m = std::min(Session::kMaxBurst, n - off);
+    ok += chunk(s, pkts.subspan(off, m), st.subspan(off, m));
+    for (std::size_t i = off; i < off + m; ++i) {
+      ++counters[static_cast<std::size_t>(st[i])];
+    }
+  }
+  return ok;
+}
+
+}  // namespace
+
+std::size_t Session::protect_rtp(std::span<PacketView> p, std::span<Status> st) noexcept {
+  return run_chunks(*impl_, p, st, detail::protect_rtp_chunk, impl_->stats.rtp);
+}
+std::size_t Session::unprotect_rtp(std::span<PacketView> p, std::span<Status> st) noexcept {
+  return run_chunks(*impl_, p, st, detail::unprotect_rtp_chunk, impl_->stats.rtp);
+}
+std::size_t Session::protect_rtcp(std::span<PacketView> p, std::span<Status> st) noexcept {
+  return run_chunks(*impl_, p, st, detail::protect_rtcp_chunk, impl_->stats.rtcp);
+}
+std::size_t Session::unprotect_rtcp(std::span<PacketView> p, std::span<Status> st) noexcept {
+  return run_chunks(*impl_, p, st, detail::unprotect_rtcp_chunk, impl_->stats.rtcp);
+}
+
+std::size_t Session::rtp_overhead() const noexcept {
+  return impl_->mki_len + impl_->pp.rtp_tag_len;
+}
+std::size_t Session::rtcp_overhead() const noexcept {
+  return impl_->mki_len + impl_->pp.rtcp_tag_len + 4;
+}
+
+Result<void> Session::add_key(const MasterKey& key) {
+  SessionImpl& s = *impl_;
+  if (s.mki_len == 0 || key.mki.size() != s.mki_len) {
+    return make_error("add_key needs an MKI of the session's MKI length (" +
+                      std::to_string(s.mki_len) + " bytes); use rekey() without MKIs");
+  }
+  if (s.keys.size() >= SessionImpl::kMaxKeys) {
+    return make_error("a session holds at most " + std::to_string(SessionImpl::kMaxKeys) +
+                      " master keys");
+  }
+  if (s.key_by_mki(key.mki.data()) != nullptr) {
+    return make_error("a key with this MKI is already installed");
+  }
+  auto dk = s.derive(key);
+  if (!dk) {
+    return dk.error();
+  }
+  s.keys.push_back(std::move(dk.value()));
+  return {};
+}
+
+Result<void> Session::set_active_key(std::span<const uint8_t> mki) {
+  SessionImpl& s = *impl_;
+  for (std::size_t i = 0; i < s.keys.size(); ++i) {
+    if (std::equal(mki.begin(), mki.end(), s.keys[i]->mki.begin(), s.keys[i]->mki.end())) {
+      s.active = static_cast<uint32_t>(i);
+      return {};
+    }
+  }
+  return make_error("no key with this MKI");
+}
+
+Result<void> Session::remove_key(std::span<const uint8_t> mki) {
+  SessionImpl& s = *impl_;
+  for (std::size_t i = 0; i < s.keys.size(); ++i) {
+    if (std::equal(mki.begin(), mki.end(), s.keys[i]->mki.begin(), s.keys[i]->mki.end())) {
+      if (i == s.active) {
+        return make_error("the active key cannot be removed; activate another first");
+      }
+      s.keys.erase(s.keys.begin() + static_cast<std::ptrdiff_t>(i));
+      if (s.active > i) {
+        --s.active;
+      }
+      return {};
+    }
+  }
+  return make_error("no key with this MKI");
+}
+
+Result<void> Session::rekey(const MasterKey& key) {
+  SessionImpl& s = *impl_;
+  auto dk = s.derive(key);
+  if (!dk) {
+    return dk.error();
+  }
+  s.keys.clear();  // DerivedKey and KeyContext destructors zeroize
+  s.keys.push_back(std::move(dk.value()));
+  s.active = 0;
+  s.mki_len = key.mki.size();
+  return {};
+}
+
+std::vector<KeyUsage> Session::key_usage() const {
+  std::vector<KeyUsage> out;
+  for (std::size_t i = 0; i < impl_->keys.size(); ++i) {
+    const auto& k = *impl_->keys[i];
+    KeyUsage u;
+    u.mki = k.mki;
+    u.srtp_packets = k.srtp_packets;
+    u.srtp_limit = k.srtp_limit;
+    u.srtcp_packets = k.srtcp_packets;
+    u.srtcp_limit = k.srtcp_limit;
+    u.active = i == impl_->active;
+    const auto soft = [](uint64_t used, uint64_t limit) {
+      const uint64_t margin = std::min<uint64_t>(limit / 16, uint64_t{1} << 16);
+      return used + margin >= limit;
+    };
+    u.soft_limit = soft(k.srtp_packets, k.srtp_limit) || soft(k.srtcp_packets, k.srtcp_limit);
+    u.expired = k.srtp_packets >= k.srtp_limit || k.srtcp_packets >= k.srtcp_limit;
+    out.push_back(std::move(u));
+  }
+  return out;
+}
+
+Result<void> Session::add_stream(uint32_t ssrc) {
+  auto& t = impl_->streams;
+  if (t.find(ssrc) != nullptr) {
+    return make_error("SSRC " + std::to_string(ssrc) + " already has a stream");
+  }
+  if (t.insert(ssrc) == nullptr) {
+    return make_error("the session's stream cap (" + std::to_string(impl_->config.max_streams) +
+                      ") is reached");
+  }
+  ++impl_->stats.streams_created;
+  return {};
+}
+
+Result<void> Session::set_roc(uint32_t ssrc, uint32_t roc) {
+  auto& t = impl_->streams;
+  detail::Stream* s = t.find(ssrc);
+  if (s == nullptr) {
+    s = t.insert(ssrc);
+    if (s == nullptr) {
+      return make_error("the session's stream cap (" +
+                        std::to_string(impl_->config.max_streams) + ") is reached");
+    }
+    ++impl_->stats.streams_created;
+  }
+  if (s->rtp.started()) {
+    // Keep the sequence number and window; move them to the new ROC (RFC 3711 §3.3.1).
+    const uint64_t seq = s->rtp.top() & 0xffff;
+    s->rtp.reset();
+    s->rtp.commit((uint64_t{roc} << 16) | seq);
+  } else {
+    s->roc_preset = true;
+    s->preset_roc = roc;
+  }
+  return {};
+}
+
+std::optional<uint32_t> Session::roc(uint32_t ssrc) const {
+  const detail::Stream* s = impl_->streams.find(ssrc);
+  if (s == nullptr) {
+    return std::nullopt;
+  }
+  if (!s->rtp.started()) {
+    return s->roc_preset ? s->preset_roc : 0;
+  }
+  return static_cast<uint32_t>(s->rtp.top() >> 16);
+}
+
+Result<void> Session::remove_stream(uint32_t ssrc) {
+  if (!impl_->streams.remove(ssrc)) {
+    return make_error("no stream for SSRC " + std::to_string(ssrc));
+  }
+  return {};
+}
+
+std::size_t Session::stream_count() const noexcept { return impl_->streams.size(); }
+const SessionConfig& Session::config() const noexcept { return impl_->config; }
+const SessionStats& Session::stats() const noexcept { return impl_->stats; }
+crypto::Backend Session::backend() const noexcept { return impl_->engine->backend(); }
+
+}  // namespace srtpgate::srtp

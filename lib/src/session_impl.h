@@ -1,0 +1,81 @@
+// The inside of srtp::Session: derived keys, streams, counters. Internal to lib/.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <vector>
+
+#include "engine.h"
+#include "srtpgate/session.h"
+#include "stream_table.h"
+
+namespace srtpgate::srtp::detail {
+
+// Session keys derived from one master key (RFC 3711 §4.3), in the backend's expanded form,
+// and how much of its lifetime is used (RFC 3711 §9.2).
+struct DerivedKey {
+  std::vector<uint8_t> mki;
+  std::unique_ptr<crypto::KeyContext> rtp;
+  std::unique_ptr<crypto::KeyContext> rtcp;
+  std::array<uint8_t, 16> rtp_salt{};  // 14 bytes (AES-CM) or 12 (GCM) used; the rest zero
+  std::array<uint8_t, 16> rtcp_salt{};
+  uint64_t srtp_limit = 0;
+  uint64_t srtcp_limit = 0;
+  uint64_t srtp_packets = 0;
+  uint64_t srtcp_packets = 0;
+
+  DerivedKey() = default;
+  DerivedKey(const DerivedKey&) = delete;
+  DerivedKey& operator=(const DerivedKey&) = delete;
+  ~DerivedKey();
+};
+
+struct SessionImpl {
+  SessionImpl(std::shared_ptr<crypto::Engine> e, const SessionConfig& c, uint64_t seed)
+      : engine_owner(std::move(e)),
+        engine(engine_owner.get()),
+        config(c),
+        pp(params(c.profile)),
+        streams(c.max_streams, c.replay_window, seed) {}
+
+  std::shared_ptr<crypto::Engine> engine_owner;
+  crypto::Engine* engine;
+  SessionConfig config;
+  ProfileParams pp;
+  StreamTable streams;
+  // keys[0..n): at most kMaxKeys; `active` protects outbound; inbound without MKI uses active.
+  std::vector<std::unique_ptr<DerivedKey>> keys;
+  uint32_t active = 0;
+  std::size_t mki_len = 0;
+  SessionStats stats;
+
+  static constexpr std::size_t kMaxKeys = 16;
+
+  // Finds the key named by an MKI in a packet; nullptr if none.
+  DerivedKey* key_by_mki(const uint8_t* mki) noexcept {
+    for (auto& k : keys) {
+      bool same = true;
+      for (std::size_t i = 0; i < mki_len; ++i) {
+        same &= k->mki[i] == mki[i];
+      }
+      if (same) {
+        return k.get();
+      }
+    }
+    return nullptr;
+  }
+
+  Result<std::unique_ptr<DerivedKey>> derive(const MasterKey& key) const;
+};
+
+// Burst kernels, one chunk of at most Session::kMaxBurst packets each.
+std::size_t protect_rtp_chunk(SessionImpl& s, std::span<PacketView> pkts,
+                              std::span<Status> st) noexcept;
+std::size_t unprotect_rtp_chunk(SessionImpl& s, std::span<PacketView> pkts,
+                                std::span<Status> st) noexcept;
+std::size_t protect_rtcp_chunk(SessionImpl& s, std::span<PacketView> pkts,
+                               std::span<Status> st) noexcept;
+std::size_t unprotect_rtcp_chunk(SessionImpl& s, std::span<PacketView> pkts,
+                                 std::span<Status> st) noexcept;
+
+}  // namespace srtpgate::srtp::detail

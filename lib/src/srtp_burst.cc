@@ -1,0 +1,280 @@
+// SRTP protect and unprotect over a burst (RFC 3711 §3.3, §4; RFC 7714 §8).
+//
+// Stages: parse and check every packet, build one crypto operation per packet, run them all in
+// one backend call, then (unprotect) verify tags, commit replay state in packet order, and
+// decrypt only what verified.
+#include "burst_common.h"
+#include "byte_order.h"
+#include "srtpgate/rtp.h"
+#include "srtpgate/secret.h"
+
+namespace srtpgate::srtp::detail {
+
+namespace {
+
+// Outbound stream for an SSRC, created on first use within the cap.
+Stream* outbound_stream(SessionImpl& s, uint32_t ssrc, Status& why) noexcept {
+  if (Stream* str = s.streams.find(ssrc)) {
+    return str;
+  }
+  if (!s.config.accept_new_ssrcs) {
+    why = Status::no_stream;
+    return nullptr;
+  }
+  Stream* str = s.streams.insert(ssrc);
+  if (str == nullptr) {
+    why = Status::stream_limit;
+    return nullptr;
+  }
+  ++s.stats.streams_created;
+  return str;
+}
+
+template <bool kAead>
+std::size_t protect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status> st) noexcept {
+  DerivedKey& key = *s.keys[s.active];
+  const std::size_t mki_len = s.mki_len;
+  const std::size_t tag_len = s.pp.rtp_tag_len;
+  const std::size_t overhead = mki_len + tag_len;
+
+  alignas(16) uint8_t iv[kMaxBurst][16];
+  uint8_t tags[kMaxBurst][20];
+  crypto::CtrHmacOp cm[kMaxBurst];
+  crypto::GcmOp gcm[kMaxBurst];
+  uint8_t op_pkt[kMaxBurst];
+  std::size_t nops = 0;
+
+  for (std::size_t i = 0; i < pkts.size(); ++i) {
+    PacketView& p = pkts[i];
+    const auto h = rtp::parse_header({p.data, p.len});
+    if (!h || p.capacity < p.len) {
+      st[i] = Status::malformed;
+      continue;
+    }
+    if (p.capacity - p.len < overhead) {
+      st[i] = Status::no_tailroom;
+      continue;
+    }
+    if (key.srtp_packets >= key.srtp_limit) {
+      st[i] = Status::key_expired;
+      continue;
+    }
+    Status why = Status::ok;
+    Stream* str = outbound_stream(s, h->ssrc, why);
+    uint64_t index = 0;
+    if (str == nullptr || !estimate_index(str, h->sequence, index, why)) {
+      st[i] = why;
+      continue;
+    }
+    Status replay = str->rtp.check(index);
+    if (replay == Status::replay_duplicate && s.config.allow_repeat_tx) {
+      replay = Status::ok;
+    }
+    if (replay != Status::ok) {
+      st[i] = replay;
+      continue;
+    }
+    // The sender's own state moves at once: nothing after this point can fail.
+    str->rtp.commit(index);
+    str->roc_preset = false;
+    ++key.srtp_packets;
+
+    const std::size_t j = nops++;
+    op_pkt[j] = static_cast<uint8_t>(i);
+    st[i] = Status::ok;
+    if constexpr (kAead) {
+      gcm_iv(iv[j], key.rtp_salt, h->ssrc, index);
+      // RFC 7714 §8.2: AAD is the header; the tag follows the ciphertext.
+      gcm[j] = crypto::GcmOp{key.rtp.get(), p.data + h->header_len, p.len - h->header_len,
+                             h->header_len, p.data, iv[j], p.data + p.len, false};
+    } else {
+      ctr_iv(iv[j], key.rtp_salt, h->ssrc, index);
+      // RFC 3711 §4.2: authenticate header || encrypted payload || ROC; the ROC sits in the
+      // tailroom (where the MKI and tag go) only while the tag is computed.
+      store_be32(p.data + p.len, static_cast<uint32_t>(index >> 16));
+      cm[j] = crypto::CtrHmacOp{key.rtp.get(), p.data + h->header_len,
+                                p.len - h->header_len,  p.len + 4u,
+                                p.data,                 tags[j],
+                                iv[j]};
+    }
+  }
+
+  if constexpr (kAead) {
+    s.engine->gcm_seal({gcm, nops});
+  } else {
+    s.engine->encrypt_then_mac({cm, nops});
+  }
+
+  for (std::size_t j = 0; j < nops; ++j) {
+    PacketView& p = pkts[op_pkt[j]];
+    if constexpr (kAead) {
+      std::memcpy(p.data + p.len + 16, key.mki.data(), mki_len);
+      p.len += static_cast<uint32_t>(16 + mki_len);
+    } else {
+      std::memcpy(p.data + p.len, key.mki.data(), mki_len);
+      std::memcpy(p.data + p.len + mki_len, tags[j], tag_len);
+      p.len += static_cast<uint32_t>(overhead);
+    }
+    s.stats.rtp_bytes += p.len;
+  }
+  return nops;
+}
+
+template <bool kAead>
+std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status> st) noexcept {
+  const std::size_t mki_len = s.mki_len;
+  const std::size_t tag_len = s.pp.rtp_tag_len;
+  const std::size_t trailer = mki_len + tag_len;
+
+  alignas(16) uint8_t iv[kMaxBurst][16];
+  uint8_t computed[kMaxBurst][20];
+  uint8_t received[kMaxBurst][16];
+  crypto::CtrHmacOp cm[kMaxBurst];
+  crypto::GcmOp gcm[kMaxBurst];
+  uint64_t index[kMaxBurst];
+  DerivedKey* keys[kMaxBurst];
+  uint32_t ssrc[kMaxBurst];
+  uint32_t plain_len[kMaxBurst];
+  uint8_t op_pkt[kMaxBurst];
+  std::size_t nops = 0;
+
+  for (std::size_t i = 0; i < pkts.size(); ++i) {
+    PacketView& p = pkts[i];
+    const auto h = rtp::parse_header({p.data, p.len});
+    if (!h || p.len < h->header_len + trailer || p.capacity < p.len) {
+      st[i] = Status::malformed;
+      continue;
+    }
+    // AES-CM: header | payload | MKI | tag (RFC 3711 §3.1).
+    // GCM:    header | payload | tag | MKI (RFC 7714 §8.2, the tag is part of the ciphertext).
+    const std::size_t payload_end = p.len - trailer;
+    const uint8_t* mki = p.data + (kAead ? payload_end + tag_len : payload_end);
+    const uint8_t* tag = p.data + (kAead ? payload_end : payload_end + mki_len);
+    DerivedKey* key = mki_len != 0 ? s.key_by_mki(mki) : s.keys[s.active].get();
+    if (key == nullptr) {
+      st[i] = Status::unknown_mki;
+      continue;
+    }
+    if (key->srtp_packets >= key->srtp_limit) {
+      st[i] = Status::key_expired;
+      continue;
+    }
+    const Stream* str = s.streams.find(h->ssrc);
+    if (str == nullptr) {
+      if (!s.config.accept_new_ssrcs) {
+        st[i] = Status::no_stream;
+        continue;
+      }
+      if (s.streams.full()) {
+        st[i] = Status::stream_limit;
+        continue;
+      }
+    }
+    Status why = Status::ok;
+    uint64_t idx = 0;
+    if (!estimate_index(str, h->sequence, idx, why)) {
+      st[i] = why;
+      continue;
+    }
+    // Read-only replay check before any crypto work; the commit comes after the tag.
+    if (str != nullptr) {
+      why = str->rtp.check(idx);
+      if (why != Status::ok) {
+        st[i] = why;
+        continue;
+      }
+    }
+
+    const std::size_t j = nops++;
+    op_pkt[j] = static_cast<uint8_t>(i);
+    index[j] = idx;
+    keys[j] = key;
+    ssrc[j] = h->ssrc;
+    plain_len[j] = static_cast<uint32_t>(payload_end);
+    if constexpr (kAead) {
+      gcm_iv(iv[j], key->rtp_salt, h->ssrc, idx);
+      gcm[j] = crypto::GcmOp{key->rtp.get(), p.data + h->header_len,
+                             static_cast<uint32_t>(payload_end - h->header_len),
+                             h->header_len, p.data, iv[j], const_cast<uint8_t*>(tag), false};
+    } else {
+      std::memcpy(received[j], tag, tag_len);
+      // A job that never writes its output must not pass: start from the tag's complement.
+      for (std::size_t b = 0; b < tag_len; ++b) {
+        computed[j][b] = static_cast<uint8_t>(~received[j][b]);
+      }
+      ctr_iv(iv[j], key->rtp_salt, h->ssrc, idx);
+      // RFC 3711 §4.2: the authenticated portion is header || encrypted payload || ROC. The
+      // ROC overwrites the MKI/tag bytes, which were saved above.
+      store_be32(p.data + payload_end, static_cast<uint32_t>(idx >> 16));
+      cm[j] = crypto::CtrHmacOp{key->rtp.get(),
+                                p.data + h->header_len,
+                                static_cast<uint32_t>(payload_end - h->header_len),
+                                static_cast<uint32_t>(payload_end + 4),
+                                p.data,
+                                computed[j],
+                                iv[j]};
+    }
+  }
+
+  if constexpr (kAead) {
+    s.engine->gcm_open({gcm, nops});
+  } else {
+    s.engine->mac({cm, nops});
+  }
+
+  // Verify, then commit in packet order: a later packet of the same burst may be a duplicate
+  // of an earlier one, or of a stream the earlier one created.
+  crypto::CtrHmacOp decrypt[kMaxBurst];
+  std::size_t ndecrypt = 0;
+  std::size_t ok = 0;
+  for (std::size_t j = 0; j < nops; ++j) {
+    const std::size_t i = op_pkt[j];
+    const bool verified = kAead ? gcm[j].ok : constant_time_equal(computed[j], received[j], tag_len);
+    if (!verified) {
+      st[i] = Status::auth_failure;
+      continue;
+    }
+    Stream* str = s.streams.find(ssrc[j]);
+    if (str == nullptr) {
+      str = s.streams.insert(ssrc[j]);
+      if (str == nullptr) {
+        st[i] = Status::stream_limit;
+        continue;
+      }
+      ++s.stats.streams_created;
+    }
+    const Status replay = str->rtp.check(index[j]);
+    if (replay != Status::ok) {
+      st[i] = replay;
+      continue;
+    }
+    str->rtp.commit(index[j]);
+    str->roc_preset = false;
+    ++keys[j]->srtp_packets;
+    st[i] = Status::ok;
+    pkts[i].len = plain_len[j];
+    s.stats.rtp_bytes += plain_len[j];
+    ++ok;
+    if constexpr (!kAead) {
+      decrypt[ndecrypt++] = cm[j];
+    }
+  }
+  if constexpr (!kAead) {
+    s.engine->ctr({decrypt, ndecrypt});
+  }
+  return ok;
+}
+
+}  // namespace
+
+std::size_t protect_rtp_chunk(SessionImpl& s, std::span<PacketView> p,
+                              std::span<Status> st) noexcept {
+  return s.pp.aead ? protect<true>(s, p, st) : protect<false>(s, p, st);
+}
+
+std::size_t unprotect_rtp_chunk(SessionImpl& s, std::span<PacketView> p,
+                                std::span<Status> st) noexcept {
+  return s.pp.aead ? unprotect<true>(s, p, st) : unprotect<false>(s, p, st);
+}
+
+}  // namespace srtpgate::srtp::detail
