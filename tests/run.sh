@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The test command of the README and of CI: installs what is missing (Debian 12), builds in
+# release mode, and runs every test. BUILDDIR overrides the build folder (default: build).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+builddir=${BUILDDIR:-$root/build}
+
+"$root/.ci/install-deps"
+
+if [ -f "$builddir/build.ninja" ]; then
+  meson setup --reconfigure "$builddir" "$root" >/dev/null
+else
+  meson setup "$builddir" "$root"
+fi
+meson compile -C "$builddir"
+
+status=0
+meson test -C "$builddir" --print-errorlogs --num-processes 2 || status=$?
+
+# One closing line that counts every GoogleTest case (meson counts whole test binaries).
+python3 - "$builddir" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+passed = failed = skipped = 0
+for f in glob.glob(sys.argv[1] + "/**/*.xml", recursive=True):
+    try:
+        root = ET.parse(f).getroot()
+    except ET.ParseError:
+        continue
+    if root.tag not in ("testsuites", "testsuite"):
+        continue
+    for case in root.iter("testcase"):
+        if case.find("failure") is not None or case.find("error") is not None:
+            failed += 1
+        elif case.find("skipped") is not None or case.get("result") == "skipped":
+            skipped += 1
+        else:
+            passed += 1
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+PY
+exit $status
