@@ -10,6 +10,22 @@ namespace srtpgate::srtp::detail {
 
 inline constexpr std::size_t kMaxBurst = Session::kMaxBurst;
 
+// Copies a tag or an MKI. Their lengths are fixed per session but unknown to the compiler,
+// and a plain memcpy of a run-time length becomes `rep movs`, which costs more than the rest
+// of the per-packet bookkeeping; the common lengths get fixed-size copies.
+inline void copy_small(uint8_t* dst, const uint8_t* src, std::size_t n) noexcept {
+  switch (n) {
+    case 0: return;
+    case 4: std::memcpy(dst, src, 4); return;
+    case 10: std::memcpy(dst, src, 10); return;
+    case 16: std::memcpy(dst, src, 16); return;
+    default:
+      for (std::size_t i = 0; i < n; ++i) {
+        dst[i] = src[i];
+      }
+  }
+}
+
 // RFC 3711 §4.1.1: IV = (k_s * 2^16) XOR (SSRC * 2^64) XOR (i * 2^16), 128 bits, where i is
 // the 48-bit SRTP packet index or the 31-bit SRTCP index.
 inline void ctr_iv(uint8_t iv[16], const std::array<uint8_t, 16>& salt, uint32_t ssrc,

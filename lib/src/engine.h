@@ -20,26 +20,28 @@ class KeyContext {
 };
 
 // AES-CM encryption (RFC 3711 §4.1.1) and HMAC-SHA1 (RFC 3711 §4.2.1) of one packet.
+// Plain aggregates without member initialisers: the burst kernels keep arrays of them on the
+// stack, and zeroing those on every burst would cost more than filling them.
 struct CtrHmacOp {
-  const KeyContext* key = nullptr;
-  uint8_t* cipher = nullptr;  // encrypted or decrypted in place
-  uint32_t cipher_len = 0;
-  uint32_t auth_len = 0;
-  const uint8_t* auth = nullptr;  // authenticated bytes, contiguous
-  uint8_t* tag = nullptr;         // 20 bytes of scratch; the leading tag bytes are the SRTP tag
-  const uint8_t* iv = nullptr;    // 16-byte counter block
+  const KeyContext* key;
+  uint8_t* cipher;  // encrypted or decrypted in place
+  uint32_t cipher_len;
+  uint32_t auth_len;
+  const uint8_t* auth;  // authenticated bytes, contiguous
+  uint8_t* tag;         // 20 bytes of scratch; the leading tag bytes are the SRTP tag
+  const uint8_t* iv;    // 16-byte counter block
 };
 
 // AES-GCM (RFC 7714 §8, §9) of one packet.
 struct GcmOp {
-  const KeyContext* key = nullptr;
-  uint8_t* data = nullptr;  // plaintext or ciphertext, in place (tag not included)
-  uint32_t len = 0;
-  uint32_t aad_len = 0;
-  const uint8_t* aad = nullptr;
-  const uint8_t* iv = nullptr;  // 12 bytes
-  uint8_t* tag = nullptr;       // seal: 16 bytes out; open: the received 16 bytes
-  bool ok = false;              // open: the tag verified
+  const KeyContext* key;
+  uint8_t* data;  // plaintext or ciphertext, in place (tag not included)
+  uint32_t len;
+  uint32_t aad_len;
+  const uint8_t* aad;
+  const uint8_t* iv;  // 12 bytes
+  uint8_t* tag;       // seal: 16 bytes out; open: the received 16 bytes
+  bool ok;            // open: the tag verified
 };
 
 class Engine {

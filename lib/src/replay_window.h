@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "srtpgate/packet.h"
 
@@ -44,5 +45,26 @@ class ReplayWindow {
   uint32_t window_ = 0;
   bool started_ = false;
 };
+
+inline void ReplayWindow::commit(uint64_t index) noexcept {
+  const uint64_t nwords = (bit_mask_ + 1) >> 6;
+  const uint64_t word_mask = nwords - 1;
+  if (!started_) {
+    started_ = true;
+    top_ = index;
+  } else if (index > top_) {
+    if (index - top_ > bit_mask_) {
+      std::memset(words_, 0, nwords * 8);
+    } else {
+      // Words entered for the first time hold only indices older than the window: clear them.
+      for (uint64_t w = (top_ >> 6) + 1; w <= (index >> 6); ++w) {
+        words_[w & word_mask] = 0;
+      }
+    }
+    top_ = index;
+  }
+  const uint64_t bit = index & bit_mask_;
+  words_[bit >> 6] |= uint64_t{1} << (bit & 63);
+}
 
 }  // namespace srtpgate::srtp::detail

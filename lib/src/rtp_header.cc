@@ -1,36 +1,10 @@
 // RFC 3550 §5.1 fixed header, §5.3.1 extension, RFC 8285 elements.
-#include "byte_order.h"
-#include "srtpgate/rtp.h"
+#include "rtp_header_inline.h"
 
 namespace srtpgate::rtp {
 
 std::optional<Header> parse_header(std::span<const uint8_t> p) noexcept {
-  if (p.size() < kFixedHeaderLen || (p[0] >> 6) != 2) {
-    return std::nullopt;
-  }
-  Header h;
-  h.padding = (p[0] & 0x20) != 0;
-  h.extension = (p[0] & 0x10) != 0;
-  h.csrc_count = p[0] & 0x0f;
-  h.marker = (p[1] & 0x80) != 0;
-  h.payload_type = p[1] & 0x7f;
-  h.sequence = load_be16(&p[2]);
-  h.timestamp = load_be32(&p[4]);
-  h.ssrc = load_be32(&p[8]);
-  std::size_t len = kFixedHeaderLen + 4u * h.csrc_count;
-  if (h.extension) {
-    if (p.size() < len + 4) {
-      return std::nullopt;
-    }
-    h.extension_profile = load_be16(&p[len]);
-    h.extension_len = static_cast<uint16_t>(4u * load_be16(&p[len + 2]));
-    len += 4 + std::size_t{h.extension_len};
-  }
-  if (p.size() < len) {
-    return std::nullopt;
-  }
-  h.header_len = static_cast<uint16_t>(len);
-  return h;
+  return detail::parse_header_inline(p);
 }
 
 bool extension_elements_valid(std::span<const uint8_t> p, const Header& h) noexcept {

@@ -95,11 +95,11 @@ std::size_t protect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status
     PacketView& p = pkts[op_pkt[j]];
     if constexpr (kAead) {
       store_be32(p.data + p.len + 16, eindex[j]);
-      std::memcpy(p.data + p.len + 20, key.mki.data(), mki_len);
+      copy_small(p.data + p.len + 20, key.mki.data(), mki_len);
       p.len += static_cast<uint32_t>(20 + mki_len);
     } else {
-      std::memcpy(p.data + p.len + 4, key.mki.data(), mki_len);
-      std::memcpy(p.data + p.len + 4 + mki_len, tags[j], tag_len);
+      copy_small(p.data + p.len + 4, key.mki.data(), mki_len);
+      copy_small(p.data + p.len + 4 + mki_len, tags[j], tag_len);
       p.len += static_cast<uint32_t>(overhead);
     }
     s.stats.rtcp_bytes += p.len;
@@ -192,7 +192,7 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
                                received[j], false};
       }
     } else {
-      std::memcpy(received[j], p.data + tag_pos, tag_len);
+      copy_small(received[j], p.data + tag_pos, tag_len);
       for (std::size_t b = 0; b < tag_len; ++b) {
         computed[j][b] = static_cast<uint8_t>(~received[j][b]);
       }

@@ -5,7 +5,7 @@
 // decrypt only what verified.
 #include "burst_common.h"
 #include "byte_order.h"
-#include "srtpgate/rtp.h"
+#include "rtp_header_inline.h"
 #include "srtpgate/secret.h"
 
 namespace srtpgate::srtp::detail {
@@ -43,10 +43,11 @@ std::size_t protect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status
   crypto::GcmOp gcm[kMaxBurst];
   uint8_t op_pkt[kMaxBurst];
   std::size_t nops = 0;
+  Stream* last = nullptr;  // bursts are mostly one SSRC: skip the hash lookup then
 
   for (std::size_t i = 0; i < pkts.size(); ++i) {
     PacketView& p = pkts[i];
-    const auto h = rtp::parse_header({p.data, p.len});
+    const auto h = rtp::detail::parse_header_inline({p.data, p.len});
     if (!h || p.capacity < p.len) {
       st[i] = Status::malformed;
       continue;
@@ -60,7 +61,8 @@ std::size_t protect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status
       continue;
     }
     Status why = Status::ok;
-    Stream* str = outbound_stream(s, h->ssrc, why);
+    Stream* str = (last != nullptr && last->ssrc == h->ssrc) ? last : outbound_stream(s, h->ssrc, why);
+    last = str;
     uint64_t index = 0;
     if (str == nullptr || !estimate_index(str, h->sequence, index, why)) {
       st[i] = why;
@@ -108,11 +110,11 @@ std::size_t protect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status
   for (std::size_t j = 0; j < nops; ++j) {
     PacketView& p = pkts[op_pkt[j]];
     if constexpr (kAead) {
-      std::memcpy(p.data + p.len + 16, key.mki.data(), mki_len);
+      copy_small(p.data + p.len + 16, key.mki.data(), mki_len);
       p.len += static_cast<uint32_t>(16 + mki_len);
     } else {
-      std::memcpy(p.data + p.len, key.mki.data(), mki_len);
-      std::memcpy(p.data + p.len + mki_len, tags[j], tag_len);
+      copy_small(p.data + p.len, key.mki.data(), mki_len);
+      copy_small(p.data + p.len + mki_len, tags[j], tag_len);
       p.len += static_cast<uint32_t>(overhead);
     }
     s.stats.rtp_bytes += p.len;
@@ -137,10 +139,11 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
   uint32_t plain_len[kMaxBurst];
   uint8_t op_pkt[kMaxBurst];
   std::size_t nops = 0;
+  const Stream* last = nullptr;
 
   for (std::size_t i = 0; i < pkts.size(); ++i) {
     PacketView& p = pkts[i];
-    const auto h = rtp::parse_header({p.data, p.len});
+    const auto h = rtp::detail::parse_header_inline({p.data, p.len});
     if (!h || p.len < h->header_len + trailer || p.capacity < p.len) {
       st[i] = Status::malformed;
       continue;
@@ -159,7 +162,9 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
       st[i] = Status::key_expired;
       continue;
     }
-    const Stream* str = s.streams.find(h->ssrc);
+    const Stream* str =
+        (last != nullptr && last->ssrc == h->ssrc) ? last : s.streams.find(h->ssrc);
+    last = str;
     if (str == nullptr) {
       if (!s.config.accept_new_ssrcs) {
         st[i] = Status::no_stream;
@@ -197,7 +202,7 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
                              static_cast<uint32_t>(payload_end - h->header_len),
                              h->header_len, p.data, iv[j], const_cast<uint8_t*>(tag), false};
     } else {
-      std::memcpy(received[j], tag, tag_len);
+      copy_small(received[j], tag, tag_len);
       // A job that never writes its output must not pass: start from the tag's complement.
       for (std::size_t b = 0; b < tag_len; ++b) {
         computed[j][b] = static_cast<uint8_t>(~received[j][b]);
@@ -227,6 +232,7 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
   crypto::CtrHmacOp decrypt[kMaxBurst];
   std::size_t ndecrypt = 0;
   std::size_t ok = 0;
+  Stream* committed = nullptr;
   for (std::size_t j = 0; j < nops; ++j) {
     const std::size_t i = op_pkt[j];
     const bool verified = kAead ? gcm[j].ok : constant_time_equal(computed[j], received[j], tag_len);
@@ -234,7 +240,8 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
       st[i] = Status::auth_failure;
       continue;
     }
-    Stream* str = s.streams.find(ssrc[j]);
+    Stream* str = (committed != nullptr && committed->ssrc == ssrc[j]) ? committed
+                                                                       : s.streams.find(ssrc[j]);
     if (str == nullptr) {
       str = s.streams.insert(ssrc[j]);
       if (str == nullptr) {
@@ -248,6 +255,7 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
       st[i] = replay;
       continue;
     }
+    committed = str;
     str->rtp.commit(index[j]);
     str->roc_preset = false;
     ++keys[j]->srtp_packets;
