@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "byte_order.h"
 #include "session_impl.h"
 
 namespace srtpgate::srtp::detail {
@@ -27,47 +28,53 @@ inline void copy_small(uint8_t* dst, const uint8_t* src, std::size_t n) noexcept
 }
 
 // RFC 3711 §4.1.1: IV = (k_s * 2^16) XOR (SSRC * 2^64) XOR (i * 2^16), 128 bits, where i is
-// the 48-bit SRTP packet index or the 31-bit SRTCP index.
+// the 48-bit SRTP packet index or the 31-bit SRTCP index. Built as two big-endian words:
+// SSRC lands in bytes 4..7 and i in bytes 8..13.
 inline void ctr_iv(uint8_t iv[16], const std::array<uint8_t, 16>& salt, uint32_t ssrc,
                    uint64_t index) noexcept {
-  std::memcpy(iv, salt.data(), 16);  // bytes 14 and 15 of the salt array are zero
-  iv[4] ^= static_cast<uint8_t>(ssrc >> 24);
-  iv[5] ^= static_cast<uint8_t>(ssrc >> 16);
-  iv[6] ^= static_cast<uint8_t>(ssrc >> 8);
-  iv[7] ^= static_cast<uint8_t>(ssrc);
-  for (int b = 0; b < 6; ++b) {
-    iv[13 - b] ^= static_cast<uint8_t>(index >> (8 * b));
-  }
+  store_be64(iv, load_be64(salt.data()) ^ uint64_t{ssrc});
+  store_be64(iv + 8, load_be64(salt.data() + 8) ^ (index << 16));  // salt bytes 14, 15 are 0
 }
 
 // RFC 7714 §8.1 (SRTP): IV = (0x0000 || SSRC || ROC || SEQ) XOR salt, 96 bits.
 // RFC 7714 §9.1 (SRTCP): IV = (0x0000 || SSRC || 0x0000 || 0 || SRTCP index) XOR salt; the
-// same layout with ROC = index >> 16 and SEQ = index & 0xffff.
+// same layout with ROC = index >> 16 and SEQ = index & 0xffff. SSRC lands in bytes 2..5 and
+// the 48-bit index in bytes 6..11.
 inline void gcm_iv(uint8_t iv[12], const std::array<uint8_t, 16>& salt, uint32_t ssrc,
                    uint64_t index) noexcept {
-  std::memcpy(iv, salt.data(), 12);
-  iv[2] ^= static_cast<uint8_t>(ssrc >> 24);
-  iv[3] ^= static_cast<uint8_t>(ssrc >> 16);
-  iv[4] ^= static_cast<uint8_t>(ssrc >> 8);
-  iv[5] ^= static_cast<uint8_t>(ssrc);
-  for (int b = 0; b < 6; ++b) {
-    iv[11 - b] ^= static_cast<uint8_t>(index >> (8 * b));
+  store_be64(iv, load_be64(salt.data()) ^ ((uint64_t{ssrc} << 16) | (index >> 32)));
+  store_be32(iv + 8, load_be32(salt.data() + 8) ^ static_cast<uint32_t>(index));
+}
+
+// Where a stream's index stands for the estimate: its highest index, or (before the first
+// packet) the ROC to assume.
+struct IndexAnchor {
+  bool started = false;
+  uint64_t top = 0;
+  uint32_t preset_roc = 0;
+};
+
+inline IndexAnchor anchor_of(const Stream* s) noexcept {
+  IndexAnchor a;
+  if (s != nullptr) {
+    a.started = s->rtp.started();
+    a.top = s->rtp.top();
+    a.preset_roc = s->roc_preset ? s->preset_roc : 0;
   }
+  return a;
 }
 
 // RFC 3711 §3.3.1 and Appendix A: the index of a received (or sent) packet from its sequence
 // number and the stream's highest index so far. Returns false when the guess falls before
 // index 0 (an old packet) or past 2^48 (the ROC would overflow: the key must be replaced).
-inline bool estimate_index(const Stream* s, uint16_t seq, uint64_t& index,
+inline bool estimate_index(const IndexAnchor& a, uint16_t seq, uint64_t& index,
                            Status& why) noexcept {
-  if (s == nullptr || !s->rtp.started()) {
-    const uint64_t roc = (s != nullptr && s->roc_preset) ? s->preset_roc : 0;
-    index = (roc << 16) | seq;
+  if (!a.started) {
+    index = (uint64_t{a.preset_roc} << 16) | seq;
     return true;
   }
-  const uint64_t top = s->rtp.top();
-  const uint32_t s_l = static_cast<uint32_t>(top & 0xffff);
-  int64_t v = static_cast<int64_t>(top >> 16);
+  const uint32_t s_l = static_cast<uint32_t>(a.top & 0xffff);
+  int64_t v = static_cast<int64_t>(a.top >> 16);
   if (s_l < 32768) {
     if (static_cast<int32_t>(seq) - static_cast<int32_t>(s_l) > 32768) {
       v -= 1;
@@ -85,6 +92,10 @@ inline bool estimate_index(const Stream* s, uint16_t seq, uint64_t& index,
   }
   index = (static_cast<uint64_t>(v) << 16) | seq;
   return true;
+}
+
+inline bool estimate_index(const Stream* s, uint16_t seq, uint64_t& index, Status& why) noexcept {
+  return estimate_index(anchor_of(s), seq, index, why);
 }
 
 }  // namespace srtpgate::srtp::detail

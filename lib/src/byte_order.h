@@ -14,6 +14,15 @@ inline uint32_t load_be32(const uint8_t* p) noexcept {
   std::memcpy(&v, p, 4);
   return __builtin_bswap32(v);
 }
+inline uint64_t load_be64(const uint8_t* p) noexcept {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return __builtin_bswap64(v);
+}
+inline void store_be64(uint8_t* p, uint64_t v) noexcept {
+  v = __builtin_bswap64(v);
+  std::memcpy(p, &v, 8);
+}
 inline void store_be32(uint8_t* p, uint32_t v) noexcept {
   v = __builtin_bswap32(v);
   std::memcpy(p, &v, 4);

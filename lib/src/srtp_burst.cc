@@ -122,8 +122,41 @@ std::size_t protect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status
   return nops;
 }
 
+// Per-SSRC index anchors as they would stand if every earlier packet of the burst verified.
+// Index estimates use only committed state (a forged packet must not steer the estimate for a
+// genuine one); where the provisional anchor would give another answer, the burst is split so
+// the earlier packets are verified and committed first (RFC 3711 §3.3.1 is sequential).
+class ProvisionalAnchors {
+ public:
+  // The entry for `ssrc`, created from the committed stream state on first sight.
+  IndexAnchor& of(uint32_t ssrc, const Stream* committed) noexcept {
+    if (n_ != 0 && ssrc_[last_] == ssrc) {
+      return anchor_[last_];
+    }
+    for (std::size_t k = 0; k < n_; ++k) {
+      if (ssrc_[k] == ssrc) {
+        last_ = k;
+        return anchor_[k];
+      }
+    }
+    last_ = n_++;
+    ssrc_[last_] = ssrc;
+    anchor_[last_] = anchor_of(committed);
+    return anchor_[last_];
+  }
+
+ private:
+  uint32_t ssrc_[kMaxBurst];
+  IndexAnchor anchor_[kMaxBurst];
+  std::size_t n_ = 0;
+  std::size_t last_ = 0;
+};
+
+// Unprotects pkts[0, done) and sets `done` (at least 1): stops early where the burst must be
+// split (see ProvisionalAnchors).
 template <bool kAead>
-std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status> st) noexcept {
+std::size_t unprotect_until_split(SessionImpl& s, std::span<PacketView> pkts,
+                                  std::span<Status> st, std::size_t& done) noexcept {
   const std::size_t mki_len = s.mki_len;
   const std::size_t tag_len = s.pp.rtp_tag_len;
   const std::size_t trailer = mki_len + tag_len;
@@ -140,7 +173,9 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
   uint8_t op_pkt[kMaxBurst];
   std::size_t nops = 0;
   const Stream* last = nullptr;
+  ProvisionalAnchors provisional;
 
+  done = pkts.size();
   for (std::size_t i = 0; i < pkts.size(); ++i) {
     PacketView& p = pkts[i];
     const auto h = rtp::detail::parse_header_inline({p.data, p.len});
@@ -177,7 +212,19 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
     }
     Status why = Status::ok;
     uint64_t idx = 0;
-    if (!estimate_index(str, h->sequence, idx, why)) {
+    const IndexAnchor committed = anchor_of(str);
+    const bool estimated = estimate_index(committed, h->sequence, idx, why);
+    IndexAnchor& pending = provisional.of(h->ssrc, str);
+    if (pending.started != committed.started || pending.top != committed.top) {
+      uint64_t pending_idx = 0;
+      Status pending_why = Status::ok;
+      const bool pending_estimated = estimate_index(pending, h->sequence, pending_idx, pending_why);
+      if (i > 0 && (pending_estimated != estimated || (estimated && pending_idx != idx))) {
+        done = i;  // i > 0: the first packet of a burst always sees committed state
+        break;
+      }
+    }
+    if (!estimated) {
       st[i] = why;
       continue;
     }
@@ -188,6 +235,11 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
         st[i] = why;
         continue;
       }
+    }
+
+    if (!pending.started || idx > pending.top) {
+      pending.started = true;
+      pending.top = idx;
     }
 
     const std::size_t j = nops++;
@@ -269,6 +321,18 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
   }
   if constexpr (!kAead) {
     s.engine->ctr({decrypt, ndecrypt});
+  }
+  return ok;
+}
+
+template <bool kAead>
+std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status> st) noexcept {
+  std::size_t ok = 0;
+  while (!pkts.empty()) {
+    std::size_t done = 0;
+    ok += unprotect_until_split<kAead>(s, pkts, st, done);
+    pkts = pkts.subspan(done);
+    st = st.subspan(done);
   }
   return ok;
 }
