@@ -1,0 +1,318 @@
+#include "key_options.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+
+#include "text.h"
+
+namespace srtpgate::app {
+
+namespace {
+
+std::optional<uint16_t> parse_port(std::string_view s) noexcept {
+  uint32_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc{} || end != s.data() + s.size() || v > 65535) {
+    return std::nullopt;
+  }
+  return static_cast<uint16_t>(v);
+}
+
+// "ADDR:PORT" with ADDR = a.b.c.d | [v6] | *, PORT = number | *.
+Result<void> parse_endpoint(std::string_view s, std::optional<IpAddress>& addr,
+                            std::optional<uint16_t>& port) {
+  std::string_view host;
+  std::string_view port_text;
+  if (!s.empty() && s.front() == '[') {
+    const auto close = s.find(']');
+    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') {
+      return make_error(cat("'", s, "' is not [IPV6]:PORT"));
+    }
+    host = s.substr(1, close - 1);
+    port_text = s.substr(close + 2);
+  } else {
+    const auto colon = s.rfind(':');
+    if (colon == std::string_view::npos) {
+      return make_error(cat("'", s, "' has no :PORT"));
+    }
+    host = s.substr(0, colon);
+    port_text = s.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return make_error(cat("'", s, "': write IPv6 addresses in brackets, [::1]:5004"));
+    }
+  }
+  if (host == "*") {
+    addr.reset();
+  } else {
+    const std::string h(host);
+    IpAddress a;
+    if (inet_pton(AF_INET, h.c_str(), a.bytes.data()) == 1) {
+      a.version = 4;
+    } else if (inet_pton(AF_INET6, h.c_str(), a.bytes.data()) == 1) {
+      a.version = 6;
+    } else {
+      return make_error(cat("'", h, "' is not an IPv4 or IPv6 address (or *)"));
+    }
+    addr = a;
+  }
+  if (port_text == "*") {
+    port.reset();
+  } else if (auto p = parse_port(port_text)) {
+    port = *p;
+  } else {
+    return make_error(cat("'", port_text, "' is not a port 0..65535 (or *)"));
+  }
+  return {};
+}
+
+}  // namespace
+
+std::optional<uint32_t> parse_ssrc(std::string_view s) noexcept {
+  int base = 10;
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+    s.remove_prefix(2);
+    base = 16;
+  }
+  uint32_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+  if (s.empty() || ec != std::errc{} || end != s.data() + s.size()) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+Result<FlowPattern> parse_flow(std::string_view text) {
+  // The separator is the '-' after the first endpoint's port; IPv6 addresses contain no '-'.
+  const auto dash = text.find('-');
+  if (dash == std::string_view::npos) {
+    return make_error(cat("--flow '", text, "' is not SRC:PORT-DST:PORT"));
+  }
+  FlowPattern f;
+  if (auto r = parse_endpoint(text.substr(0, dash), f.src, f.src_port); !r) {
+    return make_error(cat("--flow source ", r.message()));
+  }
+  if (auto r = parse_endpoint(text.substr(dash + 1), f.dst, f.dst_port); !r) {
+    return make_error(cat("--flow destination ", r.message()));
+  }
+  if (f.src && f.dst && f.src->version != f.dst->version) {
+    return make_error(cat("--flow '", text, "' mixes IPv4 and IPv6"));
+  }
+  return f;
+}
+
+std::string usage(std::string_view program) {
+  if (const auto slash = program.rfind('/'); slash != std::string_view::npos) {
+    program.remove_prefix(slash + 1);
+  }
+  const std::string p(program);
+  return cat(
+      "Usage: ", p, " decrypt|encrypt KEYS... [OPTIONS] IN OUT\n",
+      "  KEYS: --profile NAME [--ssrc N] [--flow SRC:PORT-DST:PORT] --key KEY, repeated\n"
+      "\n"
+      "Decrypts an SRTP/SRTCP capture into plain RTP/RTCP that Wireshark plays, or encrypts plain\n"
+      "RTP/RTCP. IN is pcap or pcapng: Ethernet (at most one VLAN tag), Linux cooked SLL/SLL2 or\n"
+      "raw IP; IPv4/IPv6; UDP. OUT is pcap with IN's link type and timestamps; IP and UDP\n"
+      "lengths and checksums are fixed up. RTP and RTCP are told apart as in RFC 5761 §4\n"
+      "(second byte 192..223 is RTCP).\n"
+      "\n"
+      "Keys:\n"
+      "  --profile NAME   AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32,\n"
+      "                   AES_256_CM_HMAC_SHA1_80, AES_256_CM_HMAC_SHA1_32, AEAD_AES_128_GCM,\n"
+      "                   AEAD_AES_256_GCM (or the DTLS-SRTP names, SRTP_AES128_CM_...).\n"
+      "                   Applies to every --key after it, until the next --profile.\n"
+      "  --key KEY        RFC 4568 key-params: inline:BASE64(key||salt)[|LIFETIME][|MKI:LEN].\n"
+      "                   Each --key is one SRTP session (up to 1024 SSRCs).\n"
+      "  --ssrc N         Scopes the NEXT --key to packets of this SSRC (the RTP SSRC, or the\n"
+      "                   sender SSRC of an RTCP packet). Decimal or 0x hex.\n"
+      "  --flow SRC:PORT-DST:PORT\n"
+      "                   Scopes the NEXT --key to UDP packets from SRC:PORT to DST:PORT; RTCP\n"
+      "                   on both ports + 1 (RFC 3550 §11) matches too. IPv6 as [addr]:port;\n"
+      "                   any address or port may be '*'.\n"
+      "  Rules: --ssrc and --flow come before the --key they scope and apply to that key only\n"
+      "  (given both, a packet must match both). Scoped keys are tried in command-line order;\n"
+      "  the first match wins. An unscoped --key is the default for every packet no scoped key\n"
+      "  matches. Several --key of the same scope (or several unscoped) must each have an MKI\n"
+      "  (inline:KEY|MKI:LEN): they become one session's master keys, chosen per packet by MKI\n"
+      "  (encrypt uses the first). RTP/RTCP that no key selects, and everything that is not\n"
+      "  UDP RTP/RTCP (IPv4 and IPv6 fragments included), is copied unchanged and counted.\n"
+      "\n"
+      "Options:\n"
+      "  --keep-failed    Write packets that fail to decrypt/encrypt unchanged (default: drop).\n"
+      "  --backend B      ipsecmb (default) or openssl.\n"
+      "  -h, --help       This text.\n"
+      "\n"
+      "A summary goes to stderr. Exit status: 0 every selected packet was processed; 1 I/O or\n"
+      "set-up error; 2 bad arguments; 3 some packets failed (counted by reason in the summary).\n"
+      "\n"
+      "Example: two calls, one key each, matched by SSRC and by flow:\n  ",
+      p,
+      " decrypt --profile AES_CM_128_HMAC_SHA1_80 \\\n"
+      "      --ssrc 0x1234abcd --key inline:KEY1 \\\n"
+      "      --flow 198.18.0.1:*-198.18.0.2:5004 --key inline:KEY2 call.pcapng call-rtp.pcap\n");
+}
+
+Result<Options> parse_options(std::span<const char* const> args) {
+  Options o;
+  std::optional<srtp::Profile> profile;
+  std::optional<uint32_t> pending_ssrc;
+  std::optional<FlowPattern> pending_flow;
+  std::vector<std::string> positional;
+  int key_ordinal = 0;
+  std::optional<KeySpec> default_key;
+
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i] != nullptr ? args[i] : "";
+    std::string_view value;
+    bool has_inline_value = false;
+    if (arg.starts_with("--") && arg.find('=') != std::string_view::npos) {
+      const auto eq = arg.find('=');
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_inline_value = true;
+    }
+    const auto take_value = [&]() -> Result<std::string_view> {
+      if (has_inline_value) {
+        return value;
+      }
+      if (i + 1 >= args.size() || args[i + 1] == nullptr) {
+        return make_error(cat(arg, " needs a value"));
+      }
+      return std::string_view(args[++i]);
+    };
+
+    if (arg == "-h" || arg == "--help") {
+      Options help;
+      help.help = true;
+      return help;
+    }
+    if (arg == "--profile") {
+      auto v = take_value();
+      if (!v) {
+        return v.error();
+      }
+      profile = srtp::profile_from_name(*v);
+      if (!profile) {
+        return make_error(cat("--profile '", *v,
+                              "' is unknown; try AES_CM_128_HMAC_SHA1_80 or AEAD_AES_128_GCM"));
+      }
+    } else if (arg == "--ssrc") {
+      auto v = take_value();
+      if (!v) {
+        return v.error();
+      }
+      if (pending_ssrc) {
+        return make_error("two --ssrc before one --key; give each --key its own --ssrc");
+      }
+      pending_ssrc = parse_ssrc(*v);
+      if (!pending_ssrc) {
+        return make_error(cat("--ssrc '", *v, "' is not a 32-bit number"));
+      }
+    } else if (arg == "--flow") {
+      auto v = take_value();
+      if (!v) {
+        return v.error();
+      }
+      if (pending_flow) {
+        return make_error("two --flow before one --key; give each --key its own --flow");
+      }
+      auto f = parse_flow(*v);
+      if (!f) {
+        return f.error();
+      }
+      pending_flow = *f;
+    } else if (arg == "--key") {
+      auto v = take_value();
+      if (!v) {
+        return v.error();
+      }
+      ++key_ordinal;
+      if (!profile) {
+        return make_error(cat("--key #", std::to_string(key_ordinal),
+                              " comes before any --profile; put --profile NAME first"));
+      }
+      auto key = srtp::parse_sdes_key(*profile, *v);
+      if (!key) {
+        return make_error(cat("--key #", std::to_string(key_ordinal), " (",
+                              std::string(srtp::name(*profile)), "): ", key.message()));
+      }
+      KeySpec spec;
+      spec.profile = *profile;
+      spec.key = std::move(*key);
+      spec.ssrc = pending_ssrc;
+      spec.flow = pending_flow;
+      spec.ordinal = key_ordinal;
+      pending_ssrc.reset();
+      pending_flow.reset();
+      KeySpec* same_scope = default_key && !spec.scoped() ? &*default_key : nullptr;
+      for (KeySpec& k : o.keys) {
+        if (spec.scoped() && k.ssrc == spec.ssrc && k.flow == spec.flow) {
+          same_scope = &k;
+        }
+      }
+      if (same_scope == nullptr) {
+        if (spec.scoped()) {
+          o.keys.push_back(std::move(spec));
+        } else {
+          default_key = std::move(spec);
+        }
+      } else if (same_scope->key.mki.empty() || spec.key.mki.empty() ||
+                 same_scope->profile != spec.profile) {
+        return make_error(cat("--key #", std::to_string(key_ordinal),
+                              " has the same scope as --key #", std::to_string(same_scope->ordinal),
+                              spec.scoped() ? "" : " (no --ssrc or --flow)",
+                              "; scope them apart, or give both an MKI (inline:KEY|MKI:LEN) and "
+                              "one profile to make them master keys of one session"));
+      } else {
+        same_scope->more_keys.push_back(std::move(spec.key));
+      }
+    } else if (arg == "--keep-failed") {
+      o.keep_failed = true;
+    } else if (arg == "--backend") {
+      auto v = take_value();
+      if (!v) {
+        return v.error();
+      }
+      if (*v == "ipsecmb") {
+        o.backend = crypto::Backend::ipsecmb;
+      } else if (*v == "openssl") {
+        o.backend = crypto::Backend::openssl;
+      } else {
+        return make_error(cat("--backend '", *v, "': use ipsecmb or openssl"));
+      }
+    } else if (arg.size() > 1 && arg.front() == '-') {
+      return make_error(cat("unknown option '", arg, "'"));
+    } else {
+      positional.emplace_back(arg);
+    }
+  }
+
+  if (pending_ssrc || pending_flow) {
+    return make_error("--ssrc/--flow must be followed by the --key it scopes");
+  }
+  if (positional.empty()) {
+    return make_error("missing mode: decrypt or encrypt");
+  }
+  if (positional[0] == "decrypt") {
+    o.mode = Mode::decrypt;
+  } else if (positional[0] == "encrypt") {
+    o.mode = Mode::encrypt;
+  } else {
+    return make_error(cat("unknown mode '", positional[0], "': use decrypt or encrypt"));
+  }
+  if (positional.size() != 3) {
+    return make_error(cat("expected IN and OUT capture files after the mode, got ",
+                          std::to_string(positional.size() - 1), " file argument(s)"));
+  }
+  o.in_path = positional[1];
+  o.out_path = positional[2];
+  if (key_ordinal == 0) {
+    return make_error("no --key given");
+  }
+  if (default_key) {
+    o.keys.push_back(std::move(*default_key));
+  }
+  return o;
+}
+
+}  // namespace srtpgate::app

@@ -1,0 +1,862 @@
+// srtpgate-pcap pieces: checksums, hostile frames, option rules, and encrypt/decrypt round trips
+// over synthetic captures (VLAN, IPv6, Linux cooked SLL/SLL2, raw IP) written with libpcap.
+#include <gtest/gtest.h>
+#include <pcap/pcap.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "checksum.h"
+#include "frame_parser.h"
+#include "frame_writer.h"
+#include "key_options.h"
+#include "pipeline.h"
+
+namespace srtpgate::app {
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+// --- An independent frame builder (its own checksum code) -------------------------------------
+
+uint16_t ref_checksum(const Bytes& b) {
+  uint32_t s = 0;
+  for (std::size_t i = 0; i < b.size(); i += 2) {
+    s += (uint32_t{b[i]} << 8) | (i + 1 < b.size() ? b[i + 1] : 0);
+  }
+  while (s >> 16) {
+    s = (s & 0xffff) + (s >> 16);
+  }
+  return static_cast<uint16_t>(~s);
+}
+
+void put16(Bytes& b, std::size_t at, uint16_t v) {
+  b[at] = static_cast<uint8_t>(v >> 8);
+  b[at + 1] = static_cast<uint8_t>(v);
+}
+uint16_t get16(const Bytes& b, std::size_t at) {
+  return static_cast<uint16_t>(b[at] << 8 | b[at + 1]);
+}
+
+struct FrameSpec {
+  int dlt = DLT_EN10MB;
+  int ip = 4;
+  bool vlan = false;
+  bool zero_udp_checksum = false;
+  uint16_t sport = 40000;
+  uint16_t dport = 5004;
+  uint16_t ipv4_frag = 0;  // flags/offset field
+};
+
+Bytes make_frame(const FrameSpec& s, const Bytes& payload) {
+  Bytes link;
+  const uint16_t etype = s.ip == 4 ? 0x0800 : 0x86DD;
+  if (s.dlt == DLT_EN10MB) {
+    link = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2};
+    if (s.vlan) {
+      link.insert(link.end(), {0x81, 0x00, 0x20, 0x2a});  // PCP 1, VID 42
+    }
+    link.push_back(static_cast<uint8_t>(etype >> 8));
+    link.push_back(static_cast<uint8_t>(etype));
+  } else if (s.dlt == DLT_LINUX_SLL) {
+    link = {0, 0, 0, 1, 0, 6, 0x02, 0, 0, 0, 0, 1, 0, 0};
+    link.push_back(static_cast<uint8_t>(etype >> 8));
+    link.push_back(static_cast<uint8_t>(etype));
+  } else if (s.dlt == DLT_LINUX_SLL2) {
+    link = {static_cast<uint8_t>(etype >> 8),
+            static_cast<uint8_t>(etype),
+            0,
+            0,
+            0,
+            0,
+            0,
+            3,
+            0,
+            1,
+            0,
+            6,
+            0x02,
+            0,
+            0,
+            0,
+            0,
+            1,
+            0,
+            0};
+  }
+  Bytes udp(8);
+  put16(udp, 0, s.sport);
+  put16(udp, 2, s.dport);
+  put16(udp, 4, static_cast<uint16_t>(8 + payload.size()));
+  udp.insert(udp.end(), payload.begin(), payload.end());
+  Bytes ip;
+  Bytes pseudo;
+  if (s.ip == 4) {
+    ip = {0x45, 0, 0, 0, 0x12, 0x34, 0, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2};
+    put16(ip, 2, static_cast<uint16_t>(20 + udp.size()));
+    put16(ip, 6, s.ipv4_frag);
+    put16(ip, 10, ref_checksum(ip));
+    pseudo = {198, 18, 0, 1, 198, 18, 0, 2, 0, 17, 0, 0};
+    put16(pseudo, 10, static_cast<uint16_t>(udp.size()));
+  } else {
+    ip = Bytes(40);
+    ip[0] = 0x60;
+    put16(ip, 4, static_cast<uint16_t>(udp.size()));
+    ip[6] = 17;
+    ip[7] = 64;
+    ip[8] = 0x20;  // 2001:db8::1 -> 2001:db8::2
+    ip[9] = 0x01;
+    ip[10] = 0x0d;
+    ip[11] = 0xb8;
+    std::copy(ip.begin() + 8, ip.begin() + 24, ip.begin() + 24);
+    ip[23] = 1;
+    ip[39] = 2;
+    pseudo.assign(ip.begin() + 8, ip.begin() + 40);
+    pseudo.insert(pseudo.end(), {0, 0, 0, 0, 0, 0, 0, 17});
+    put16(pseudo, 34, static_cast<uint16_t>(udp.size()));
+  }
+  if (!s.zero_udp_checksum || s.ip == 6) {
+    Bytes all = pseudo;
+    all.insert(all.end(), udp.begin(), udp.end());
+    uint16_t c = ref_checksum(all);
+    put16(udp, 6, c == 0 ? 0xffff : c);
+  }
+  Bytes f = link;
+  f.insert(f.end(), ip.begin(), ip.end());
+  f.insert(f.end(), udp.begin(), udp.end());
+  return f;
+}
+
+Bytes make_rtp(uint32_t ssrc, uint16_t seq, std::size_t payload_len) {
+  Bytes p = {0x80, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  put16(p, 2, seq);
+  p[4] = static_cast<uint8_t>(seq >> 4);
+  for (int i = 0; i < 4; ++i) {
+    p[8 + i] = static_cast<uint8_t>(ssrc >> (24 - 8 * i));
+  }
+  for (std::size_t i = 0; i < payload_len; ++i) {
+    p.push_back(static_cast<uint8_t>(seq * 7 + i));
+  }
+  return p;
+}
+
+Bytes make_rtcp_sr(uint32_t ssrc) {
+  Bytes p(28);
+  p[0] = 0x80;
+  p[1] = 200;
+  put16(p, 2, 6);
+  for (int i = 0; i < 4; ++i) {
+    p[4 + i] = static_cast<uint8_t>(ssrc >> (24 - 8 * i));
+  }
+  p[27] = 0x42;
+  return p;
+}
+
+// Checks the IPv4 header checksum and the UDP checksum of a frame with the test's own code.
+void expect_checksums_valid(LinkType link, const Bytes& f) {
+  auto p = parse_frame(link, f);
+  ASSERT_TRUE(p.frame.has_value());
+  const ParsedFrame& pf = *p.frame;
+  Bytes pseudo;
+  const std::size_t udp_len = 8 + pf.payload_len;
+  if (pf.ip_version == 4) {
+    Bytes h(f.begin() + pf.ip_offset, f.begin() + pf.udp_offset);
+    EXPECT_EQ(ref_checksum(h), 0) << "IPv4 header checksum";
+    EXPECT_EQ(get16(f, pf.ip_offset + 2), pf.udp_offset - pf.ip_offset + udp_len);
+    pseudo.assign(f.begin() + pf.ip_offset + 12, f.begin() + pf.ip_offset + 20);
+    pseudo.insert(pseudo.end(), {0, 17, 0, 0});
+    put16(pseudo, 10, static_cast<uint16_t>(udp_len));
+    if (pf.udp_checksum_zero) {
+      return;
+    }
+  } else {
+    EXPECT_EQ(get16(f, pf.ip_offset + 4), udp_len);
+    pseudo.assign(f.begin() + pf.ip_offset + 8, f.begin() + pf.ip_offset + 40);
+    pseudo.insert(pseudo.end(), {0, 0, 0, 0, 0, 0, 0, 17});
+    put16(pseudo, 34, static_cast<uint16_t>(udp_len));
+  }
+  EXPECT_EQ(f.size(), pf.payload_offset + pf.payload_len);
+  pseudo.insert(pseudo.end(), f.begin() + pf.udp_offset, f.begin() + pf.udp_offset + udp_len);
+  EXPECT_EQ(ref_checksum(pseudo), 0) << "UDP checksum";
+}
+
+// --- Checksum -------------------------------------------------------------------------------
+
+TEST(Checksum, Rfc1071Example) {
+  // RFC 1071 §3: the words 0001 f203 f4f5 f6f7 sum to ddf2 (one's complement), checksum 220d.
+  const Bytes b = {0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7};
+  EXPECT_EQ(internet_checksum(b), 0x220d);
+  const Bytes odd = {0x00, 0x01, 0xf2};
+  EXPECT_EQ(internet_checksum(odd), static_cast<uint16_t>(~(0x0001 + 0xf200)));
+}
+
+// --- Parser ---------------------------------------------------------------------------------
+
+TEST(FrameParser, FindsPayloadOnEveryLinkType) {
+  const Bytes rtp = make_rtp(1, 1, 20);
+  struct Case {
+    int dlt;
+    int ip;
+    bool vlan;
+    LinkType link;
+  };
+  for (const Case c : {Case{DLT_EN10MB, 4, false, LinkType::ethernet},
+                       Case{DLT_EN10MB, 4, true, LinkType::ethernet},
+                       Case{DLT_EN10MB, 6, true, LinkType::ethernet},
+                       Case{DLT_LINUX_SLL, 4, false, LinkType::linux_sll},
+                       Case{DLT_LINUX_SLL2, 6, false, LinkType::linux_sll2},
+                       Case{DLT_RAW, 6, false, LinkType::raw_ip}}) {
+    FrameSpec s;
+    s.dlt = c.dlt;
+    s.ip = c.ip;
+    s.vlan = c.vlan;
+    Bytes f = make_frame(s, rtp);
+    ASSERT_EQ(link_type_from_dlt(c.dlt), c.link);
+    auto p = parse_frame(c.link, f);
+    ASSERT_TRUE(p.frame.has_value()) << c.dlt << " " << name(p.reason);
+    EXPECT_EQ(p.frame->payload_len, rtp.size());
+    EXPECT_EQ(Bytes(f.begin() + p.frame->payload_offset, f.end()), rtp);
+    EXPECT_EQ(p.frame->flow.dst_port, 5004);
+    expect_checksums_valid(c.link, f);
+    // Every truncation is refused without reading past the end (ASan checks the "without").
+    for (std::size_t n = 0; n < f.size(); ++n) {
+      Bytes cut(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(n));
+      EXPECT_FALSE(parse_frame(c.link, cut).frame.has_value()) << n;
+    }
+  }
+}
+
+TEST(FrameParser, PassReasons) {
+  const Bytes rtp = make_rtp(1, 1, 20);
+  FrameSpec s;
+  s.ipv4_frag = 0x2000;  // MF
+  EXPECT_EQ(parse_frame(LinkType::ethernet, make_frame(s, rtp)).reason, PassReason::ip_fragment);
+  s.ipv4_frag = 0x0010;  // offset 128
+  EXPECT_EQ(parse_frame(LinkType::ethernet, make_frame(s, rtp)).reason, PassReason::ip_fragment);
+  s.ipv4_frag = 0x4000;  // DF only: a whole datagram
+  EXPECT_TRUE(parse_frame(LinkType::ethernet, make_frame(s, rtp)).frame.has_value());
+
+  Bytes f = make_frame(FrameSpec{}, rtp);
+  Bytes qinq = f;  // a second VLAN tag
+  qinq.insert(qinq.begin() + 12, {0x81, 0x00, 0x00, 0x01});
+  qinq.insert(qinq.begin() + 12, {0x88, 0xa8, 0x00, 0x02});
+  EXPECT_EQ(parse_frame(LinkType::ethernet, qinq).reason, PassReason::not_ip);
+  Bytes arp = f;
+  arp[12] = 0x08;
+  arp[13] = 0x06;
+  EXPECT_EQ(parse_frame(LinkType::ethernet, arp).reason, PassReason::not_ip);
+  Bytes tcp = f;
+  tcp[14 + 9] = 6;
+  EXPECT_EQ(parse_frame(LinkType::ethernet, tcp).reason, PassReason::not_udp);
+  Bytes long_udp = f;
+  put16(long_udp, 14 + 20 + 4, static_cast<uint16_t>(8 + rtp.size() + 1));
+  EXPECT_EQ(parse_frame(LinkType::ethernet, long_udp).reason, PassReason::bad_udp);
+  Bytes short_udp = f;
+  put16(short_udp, 14 + 20 + 4, 7);
+  EXPECT_EQ(parse_frame(LinkType::ethernet, short_udp).reason, PassReason::bad_udp);
+  Bytes bad_ihl = f;
+  bad_ihl[14] = 0x44;
+  EXPECT_EQ(parse_frame(LinkType::ethernet, bad_ihl).reason, PassReason::bad_ip);
+  Bytes v6_in_v4 = f;
+  v6_in_v4[14] = 0x65;
+  EXPECT_EQ(parse_frame(LinkType::ethernet, v6_in_v4).reason, PassReason::bad_ip);
+
+  // IPv6 with a Fragment header, and with a destination-options header before UDP.
+  FrameSpec s6;
+  s6.ip = 6;
+  Bytes v6 = make_frame(s6, rtp);
+  Bytes frag = v6;
+  frag[14 + 6] = 44;
+  frag.insert(frag.begin() + 14 + 40, {17, 0, 0, 0, 0, 0, 0, 1});
+  put16(frag, 14 + 4, static_cast<uint16_t>(get16(frag, 14 + 4) + 8));
+  EXPECT_EQ(parse_frame(LinkType::ethernet, frag).reason, PassReason::ip_fragment);
+  Bytes dopt = frag;
+  dopt[14 + 6] = 60;
+  auto p = parse_frame(LinkType::ethernet, dopt);
+  ASSERT_TRUE(p.frame.has_value());
+  EXPECT_EQ(p.frame->udp_offset, 14u + 40 + 8);
+  Bytes dopt_long = dopt;
+  dopt_long[14 + 40 + 1] = 200;  // extension header longer than the datagram
+  EXPECT_EQ(parse_frame(LinkType::ethernet, dopt_long).reason, PassReason::bad_ip);
+  Bytes jumbo = v6;
+  put16(jumbo, 14 + 4, 0);
+  EXPECT_EQ(parse_frame(LinkType::ethernet, jumbo).reason, PassReason::unsupported_ip);
+}
+
+TEST(FrameParser, RandomBytesNeverEscapeTheFrame) {
+  std::mt19937 rng(20240607);
+  FrameSpec s6;
+  s6.ip = 6;
+  s6.vlan = true;
+  const Bytes seeds[] = {make_frame(FrameSpec{}, make_rtp(1, 1, 40)),
+                         make_frame(s6, make_rtp(1, 1, 40))};
+  for (int i = 0; i < 200000; ++i) {
+    Bytes f = seeds[i % 2];
+    const int flips = 1 + static_cast<int>(rng() % 6);
+    for (int k = 0; k < flips; ++k) {
+      f[rng() % 70] = static_cast<uint8_t>(rng());
+    }
+    f.resize(rng() % (f.size() + 1));
+    for (LinkType l : {LinkType::ethernet, LinkType::linux_sll, LinkType::linux_sll2,
+                       LinkType::raw_ip, LinkType::ipv4, LinkType::ipv6}) {
+      auto p = parse_frame(l, f);
+      if (p.frame) {
+        ASSERT_LE(p.frame->payload_offset + p.frame->payload_len, f.size());
+        ASSERT_EQ(p.frame->payload_offset, p.frame->udp_offset + 8);
+        // Rewriting the headers stays inside the frame too.
+        Bytes g = f;
+        auto n = finish_frame(g, *p.frame, p.frame->payload_len);
+        ASSERT_TRUE(n.has_value());
+        ASSERT_LE(*n, g.size());
+      }
+    }
+  }
+}
+
+TEST(FrameWriter, GrowAndShrinkFixLengthsAndChecksums) {
+  for (int ip : {4, 6}) {
+    for (bool zero : {false, true}) {
+      FrameSpec s;
+      s.ip = ip;
+      s.vlan = true;
+      s.zero_udp_checksum = zero;
+      Bytes f = make_frame(s, make_rtp(7, 9, 100));
+      auto p = parse_frame(LinkType::ethernet, f);
+      ASSERT_TRUE(p.frame.has_value());
+      for (uint32_t len : {12u, 99u, 126u, 1000u}) {
+        Bytes g = f;
+        g.resize(p.frame->payload_offset + len, 0xab);
+        auto n = finish_frame(g, *p.frame, len);
+        ASSERT_TRUE(n.has_value());
+        g.resize(*n);
+        expect_checksums_valid(LinkType::ethernet, g);
+        if (ip == 4) {
+          EXPECT_EQ(get16(g, g.size() - len - 2) == 0, zero) << "IPv4 zero checksum is kept";
+        }
+      }
+      Bytes g = f;
+      EXPECT_FALSE(finish_frame(g, *p.frame, 70000).has_value());
+      EXPECT_FALSE(finish_frame(g, *p.frame, p.frame->payload_len + 1).has_value());
+    }
+  }
+}
+
+// --- Options --------------------------------------------------------------------------------
+
+constexpr const char* kKey128 = "inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
+
+Result<Options> parse(std::vector<const char*> args) { return parse_options(args); }
+
+TEST(KeyOptions, ScopeRules) {
+  const std::string key_eq = std::string("--key=") + kKey128;
+  auto o = parse({"decrypt", "--profile", "AES_CM_128_HMAC_SHA1_80", "--key", kKey128, "--ssrc",
+                  "0x10", "--key", kKey128, "--flow", "[2001:db8::1]:*-*:5004", "--profile",
+                  "SRTP_AES128_CM_HMAC_SHA1_32", key_eq.c_str(), "in", "out"});
+  ASSERT_TRUE(o.ok()) << o.message();
+  ASSERT_EQ(o->keys.size(), 3u);
+  EXPECT_EQ(o->keys[0].ordinal, 2);  // scoped keys first, in order
+  EXPECT_EQ(o->keys[0].ssrc, 0x10u);
+  EXPECT_EQ(o->keys[1].ordinal, 3);
+  EXPECT_EQ(o->keys[1].profile, srtp::Profile::aes_cm_128_hmac_sha1_32);
+  ASSERT_TRUE(o->keys[1].flow.has_value());
+  EXPECT_EQ(o->keys[1].flow->src->version, 6);
+  EXPECT_FALSE(o->keys[1].flow->src_port.has_value());
+  EXPECT_FALSE(o->keys[1].flow->dst.has_value());
+  EXPECT_EQ(o->keys[1].flow->dst_port, 5004);
+  EXPECT_EQ(o->keys[2].ordinal, 1);  // the default key last
+  EXPECT_FALSE(o->keys[2].scoped());
+  EXPECT_EQ(o->in_path, "in");
+  EXPECT_EQ(o->out_path, "out");
+}
+
+TEST(KeyOptions, ClearErrors) {
+  const auto err = [](std::vector<const char*> a) {
+    auto o = parse(a);
+    EXPECT_FALSE(o.ok());
+    return o.ok() ? std::string() : o.message();
+  };
+  const char* p[] = {"--profile", "AES_CM_128_HMAC_SHA1_80"};
+  EXPECT_NE(err({"decrypt", "--key", kKey128, "a", "b"}).find("--profile"), std::string::npos);
+  EXPECT_NE(err({"decrypt", p[0], p[1], "--key", kKey128, "--key", kKey128, "a", "b"})
+                .find("same scope as --key #1"),
+            std::string::npos);
+  EXPECT_NE(err({"decrypt", p[0], p[1], "--key", kKey128, "--ssrc", "1", "a", "b"})
+                .find("followed by the --key"),
+            std::string::npos);
+  EXPECT_NE(err({"decrypt", p[0], p[1], "--ssrc", "x1", "--key", kKey128, "a", "b"}).find("--ssrc"),
+            std::string::npos);
+  EXPECT_NE(err({"decrypt", p[0], p[1], "--ssrc", "4294967296", "--key", kKey128, "a", "b"})
+                .find("32-bit"),
+            std::string::npos);
+  EXPECT_NE(err({"decrypt", p[0], p[1], "--flow", "1.2.3.4:5-::1:6", "--key", kKey128, "a", "b"})
+                .find("brackets"),
+            std::string::npos);
+  EXPECT_NE(err({"decrypt", p[0], p[1], "--flow", "1.2.3.4:5-[::1]:6", "--key", kKey128, "a", "b"})
+                .find("mixes"),
+            std::string::npos);
+  EXPECT_NE(err({"decrypt", p[0], p[1], "--flow", "1.2.3.4:70000-*:6", "--key", kKey128, "a", "b"})
+                .find("port"),
+            std::string::npos);
+  EXPECT_NE(err({"decrypt", "--profile", "AES_CM_999", "--key", kKey128, "a", "b"}).find("unknown"),
+            std::string::npos);
+  EXPECT_NE(err({"decrypt", "--profile", "AEAD_AES_256_GCM", "--key", kKey128, "a", "b"})
+                .find("--key #1"),
+            std::string::npos);
+  EXPECT_NE(err({"shred", p[0], p[1], "--key", kKey128, "a", "b"}).find("mode"), std::string::npos);
+  EXPECT_NE(err({"decrypt", p[0], p[1], "--key", kKey128, "a"}).find("IN and OUT"),
+            std::string::npos);
+  EXPECT_NE(err({"decrypt", p[0], p[1], "a", "b"}).find("no --key"), std::string::npos);
+  EXPECT_NE(err({"decrypt", p[0], p[1], "--key"}).find("needs a value"), std::string::npos);
+  EXPECT_NE(err({"decrypt", p[0], p[1], "--key", kKey128, "--frobnicate", "a", "b"})
+                .find("unknown option"),
+            std::string::npos);
+  // Key material never appears in a message.
+  const std::string m =
+      err({"decrypt", "--profile", "AEAD_AES_256_GCM", "--key", kKey128, "a", "b"});
+  EXPECT_EQ(m.find("WVNfX19z"), std::string::npos) << m;
+}
+
+TEST(KeyOptions, SameScopeKeysWithMkisShareOneSession) {
+  const std::string k1 = std::string(kKey128) + "|1:4";
+  const std::string k2 = std::string(kKey128) + "|2:4";
+  auto o = parse({"decrypt", "--profile", "AES_CM_128_HMAC_SHA1_80", "--key", k1.c_str(), "--key",
+                  k2.c_str(), "--ssrc", "9", "--key", k1.c_str(), "--ssrc", "9", "--key",
+                  k2.c_str(), "a", "b"});
+  ASSERT_TRUE(o.ok()) << o.message();
+  ASSERT_EQ(o->keys.size(), 2u);
+  EXPECT_EQ(o->keys[0].ssrc, 9u);
+  EXPECT_EQ(o->keys[0].more_keys.size(), 1u);
+  EXPECT_FALSE(o->keys[1].scoped());
+  EXPECT_EQ(o->keys[1].more_keys.size(), 1u);
+  auto bad = parse({"decrypt", "--profile", "AES_CM_128_HMAC_SHA1_80", "--ssrc", "9", "--key",
+                    k1.c_str(), "--ssrc", "9", "--key", kKey128, "a", "b"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("MKI"), std::string::npos) << bad.message();
+}
+
+TEST(Flow, RtcpOnNextPortMatches) {
+  auto f = parse_flow("198.18.0.1:4000-198.18.0.2:5004");
+  ASSERT_TRUE(f.ok());
+  Flow flow;
+  flow.src.version = flow.dst.version = 4;
+  flow.src.bytes[0] = flow.dst.bytes[0] = 198;
+  flow.src.bytes[1] = flow.dst.bytes[1] = 18;
+  flow.src.bytes[3] = 1;
+  flow.dst.bytes[3] = 2;
+  flow.src_port = 4000;
+  flow.dst_port = 5004;
+  EXPECT_TRUE(flow_matches(*f, flow, false));
+  flow.src_port = 4001;
+  flow.dst_port = 5005;
+  EXPECT_FALSE(flow_matches(*f, flow, false));
+  EXPECT_TRUE(flow_matches(*f, flow, true));
+  std::swap(flow.src, flow.dst);
+  EXPECT_FALSE(flow_matches(*f, flow, true)) << "flows are directional";
+}
+
+// --- Round trips through synthetic captures --------------------------------------------------
+
+struct TempDir {
+  TempDir() {
+    char tmpl[] = "/tmp/srtpgate-pcap-test-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string file(const std::string& n) const { return path + "/" + n; }
+  std::string path;
+};
+
+struct Record {
+  timeval ts{};
+  Bytes bytes;
+  uint32_t wire_len = 0;
+};
+
+void write_capture(const std::string& path, int dlt, const std::vector<Record>& recs) {
+  pcap_t* dead = pcap_open_dead(dlt, 65535);
+  ASSERT_NE(dead, nullptr);
+  pcap_dumper_t* d = pcap_dump_open(dead, path.c_str());
+  ASSERT_NE(d, nullptr);
+  for (const Record& r : recs) {
+    pcap_pkthdr h{};
+    h.ts = r.ts;
+    h.caplen = static_cast<bpf_u_int32>(r.bytes.size());
+    h.len = r.wire_len != 0 ? r.wire_len : h.caplen;
+    pcap_dump(reinterpret_cast<u_char*>(d), &h, r.bytes.data());
+  }
+  pcap_dump_close(d);
+  pcap_close(dead);
+}
+
+std::vector<Record> read_capture(const std::string& path, int* dlt = nullptr) {
+  char err[PCAP_ERRBUF_SIZE];
+  pcap_t* p = pcap_open_offline(path.c_str(), err);
+  EXPECT_NE(p, nullptr) << err;
+  std::vector<Record> out;
+  if (p == nullptr) {
+    return out;
+  }
+  if (dlt != nullptr) {
+    *dlt = pcap_datalink(p);
+  }
+  pcap_pkthdr* h;
+  const u_char* data;
+  while (pcap_next_ex(p, &h, &data) == 1) {
+    out.push_back({h->ts, Bytes(data, data + h->caplen), h->len});
+  }
+  pcap_close(p);
+  return out;
+}
+
+Result<Summary> run_tool(const std::vector<std::string>& args) {
+  std::vector<const char*> a;
+  for (const auto& s : args) {
+    a.push_back(s.c_str());
+  }
+  auto o = parse_options(a);
+  if (!o) {
+    return o.error();
+  }
+  return process_capture(*o);
+}
+
+constexpr uint32_t kSsrcA = 0x11111111;  // scoped key
+constexpr uint32_t kSsrcB = 0x22222222;  // default key
+constexpr const char* kKeyA = "inline:HyYtNDtCSVBXXmVsc3qBiI+WnaSrsrnAx87V3OPq";
+
+struct RoundTripCase {
+  const char* label;
+  FrameSpec spec;
+  const char* profile;
+  const char* key_b;
+};
+
+class RoundTrip : public ::testing::TestWithParam<RoundTripCase> {};
+
+TEST_P(RoundTrip, EncryptThenDecryptRestoresEveryByte) {
+  const RoundTripCase& c = GetParam();
+  const LinkType link = *link_type_from_dlt(c.spec.dlt);
+  TempDir dir;
+  std::vector<Record> plain;
+  int sec = 1000;
+  const auto add = [&](const Bytes& payload, FrameSpec s) {
+    plain.push_back({{sec++, 0}, make_frame(s, payload), 0});
+  };
+  FrameSpec rtcp_spec = c.spec;
+  rtcp_spec.dport = static_cast<uint16_t>(c.spec.dport + 1);
+  rtcp_spec.sport = static_cast<uint16_t>(c.spec.sport + 1);
+  for (uint16_t i = 0; i < 150; ++i) {  // more than one burst of 64
+    add(make_rtp(kSsrcA, static_cast<uint16_t>(65500 + i), 160), c.spec);  // wraps: ROC 1
+    add(make_rtp(kSsrcB, i, 20 + i), c.spec);
+    if (i % 50 == 0) {
+      add(make_rtcp_sr(kSsrcA), rtcp_spec);
+      add(make_rtcp_sr(kSsrcB), rtcp_spec);
+    }
+  }
+  // Passed through: a fragment, STUN-like bytes, a runt RTP packet, a truncated frame.
+  FrameSpec frag = c.spec;
+  frag.ipv4_frag = 0x2000;
+  const std::size_t n_frag = c.spec.ip == 4 ? 1 : 0;
+  if (n_frag != 0) {
+    add(make_rtp(kSsrcA, 1, 100), frag);
+  }
+  add(Bytes{0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4}, c.spec);
+  add(Bytes{0x80, 0x00, 0x01}, c.spec);
+  Record cut = {{sec++, 0}, make_frame(c.spec, make_rtp(kSsrcA, 5, 300)), 0};
+  cut.wire_len = static_cast<uint32_t>(cut.bytes.size());
+  cut.bytes.resize(cut.bytes.size() - 50);
+  plain.push_back(cut);
+  const std::size_t n_rtp = 300;
+  const std::size_t n_rtcp = 6;
+  const std::size_t n_pass = n_frag + 3;
+
+  const std::string in = dir.file("plain.pcap");
+  const std::string enc = dir.file("srtp.pcap");
+  const std::string dec = dir.file("decrypted.pcap");
+  write_capture(in, c.spec.dlt, plain);
+  const std::string ssrc_a = std::to_string(kSsrcA);
+  std::vector<std::string> keys = {
+      "--profile", c.profile, "--key", c.key_b, "--profile", "AES_CM_128_HMAC_SHA1_80",
+      "--ssrc",    ssrc_a,    "--key", kKeyA};
+
+  std::vector<std::string> args = {"encrypt"};
+  args.insert(args.end(), keys.begin(), keys.end());
+  args.insert(args.end(), {in, enc});
+  auto s = run_tool(args);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(s->frames_read, plain.size());
+  EXPECT_EQ(s->rtp_ok, n_rtp);
+  EXPECT_EQ(s->rtcp_ok, n_rtcp);
+  EXPECT_EQ(s->failed_total(), 0u);
+  EXPECT_EQ(s->passed_total(), n_pass);
+  EXPECT_EQ(s->passed[static_cast<std::size_t>(PassReason::ip_fragment)], n_frag);
+  EXPECT_EQ(s->passed[static_cast<std::size_t>(PassReason::truncated)], 1u);
+  EXPECT_EQ(s->passed[static_cast<std::size_t>(PassReason::not_rtp)], 2u);
+  ASSERT_EQ(s->per_key.size(), 2u);
+  EXPECT_EQ(s->per_key[0].rtp_ok, 150u);  // the scoped key (SSRC A) comes first
+
+  int dlt = 0;
+  const auto encrypted = read_capture(enc, &dlt);
+  EXPECT_EQ(dlt, c.spec.dlt);
+  ASSERT_EQ(encrypted.size(), plain.size());
+  for (std::size_t i = 0; i < plain.size(); ++i) {
+    const auto p = parse_frame(link, plain[i].bytes);
+    EXPECT_EQ(encrypted[i].ts.tv_sec, plain[i].ts.tv_sec);
+    if (i >= plain.size() - n_pass) {
+      EXPECT_EQ(encrypted[i].bytes, plain[i].bytes) << "passed through unchanged";
+      EXPECT_EQ(encrypted[i].wire_len,
+                plain[i].wire_len ? plain[i].wire_len : plain[i].bytes.size());
+      continue;
+    }
+    ASSERT_TRUE(p.frame.has_value());
+    EXPECT_GT(encrypted[i].bytes.size(), plain[i].bytes.size());
+    EXPECT_NE(encrypted[i].bytes, plain[i].bytes);
+    EXPECT_EQ(encrypted[i].wire_len, encrypted[i].bytes.size());
+    expect_checksums_valid(link, encrypted[i].bytes);
+  }
+
+  args[0] = "decrypt";
+  args[args.size() - 2] = enc;
+  args[args.size() - 1] = dec;
+  s = run_tool(args);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(s->rtp_ok, n_rtp);
+  EXPECT_EQ(s->rtcp_ok, n_rtcp);
+  EXPECT_EQ(s->failed_total(), 0u);
+  const auto decrypted = read_capture(dec);
+  ASSERT_EQ(decrypted.size(), plain.size());
+  for (std::size_t i = 0; i < plain.size(); ++i) {
+    EXPECT_EQ(decrypted[i].bytes, plain[i].bytes) << c.label << " frame " << i;
+  }
+
+  // The OpenSSL backend encrypts to the same bytes and decrypts IPsec-MB's output.
+  auto openssl_args = args;
+  openssl_args.insert(openssl_args.begin() + 1, {"--backend", "openssl"});
+  s = run_tool(openssl_args);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(s->rtp_ok + s->rtcp_ok, n_rtp + n_rtcp);
+  openssl_args[0] = "encrypt";
+  openssl_args[openssl_args.size() - 2] = in;
+  openssl_args[openssl_args.size() - 1] = dir.file("openssl.pcap");
+  s = run_tool(openssl_args);
+  ASSERT_TRUE(s.ok()) << s.message();
+  const auto by_openssl = read_capture(dir.file("openssl.pcap"));
+  ASSERT_EQ(by_openssl.size(), encrypted.size());
+  for (std::size_t i = 0; i < encrypted.size(); ++i) {
+    EXPECT_EQ(by_openssl[i].bytes, encrypted[i].bytes) << c.label << " frame " << i;
+  }
+
+  // Decrypting the same SRTP again with the keys swapped fails every packet by its tag.
+  std::vector<std::string> swapped = {
+      "decrypt", "--keep-failed", "--profile", c.profile,   "--ssrc",
+      ssrc_a,    "--key",         c.key_b,     "--profile", "AES_CM_128_HMAC_SHA1_80",
+      "--key",   kKeyA,           enc,         dec};
+  s = run_tool(swapped);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(s->rtp_ok + s->rtcp_ok, 0u);
+  EXPECT_EQ(s->rtp_failed[static_cast<std::size_t>(srtp::Status::auth_failure)], n_rtp);
+  EXPECT_EQ(s->rtcp_failed[static_cast<std::size_t>(srtp::Status::auth_failure)], n_rtcp);
+  const auto kept = read_capture(dec);
+  ASSERT_EQ(kept.size(), encrypted.size());
+  for (std::size_t i = 0; i < kept.size(); ++i) {
+    EXPECT_EQ(kept[i].bytes, encrypted[i].bytes) << "--keep-failed writes the input bytes";
+  }
+}
+
+FrameSpec spec(int dlt, int ip, bool vlan, bool zero = false) {
+  FrameSpec s;
+  s.dlt = dlt;
+  s.ip = ip;
+  s.vlan = vlan;
+  s.zero_udp_checksum = zero;
+  return s;
+}
+
+constexpr const char* kKey256Gcm =
+    "inline:PkVMU1phaG92fYSLkpmgp661vMPK0djf5u30+wIJEBceJSwzOkFIT1ZdZGs=";
+constexpr const char* kKey128Gcm = "inline:XWRrcnmAh46VnKOqsbi/xs3U2+Lp8Pf+BQwTGg==";
+constexpr const char* kKey256Cm =
+    "inline:fIOKkZifpq20u8LJ0Nfe5ezz+gEIDxYdJCsyOUBHTlVcY2pxeH+GjZSboqmwtw==";
+
+INSTANTIATE_TEST_SUITE_P(
+    Links, RoundTrip,
+    ::testing::Values(
+        RoundTripCase{"ethernet_vlan_ipv4", spec(DLT_EN10MB, 4, true), "AEAD_AES_128_GCM",
+                      kKey128Gcm},
+        RoundTripCase{"ethernet_ipv6", spec(DLT_EN10MB, 6, false), "AEAD_AES_256_GCM", kKey256Gcm},
+        RoundTripCase{"ethernet_vlan_ipv6", spec(DLT_EN10MB, 6, true), "AES_256_CM_HMAC_SHA1_80",
+                      kKey256Cm},
+        RoundTripCase{"sll_ipv4", spec(DLT_LINUX_SLL, 4, false), "AES_CM_128_HMAC_SHA1_32",
+                      kKey128},
+        RoundTripCase{"sll_ipv4_no_udp_checksum", spec(DLT_LINUX_SLL, 4, false, true),
+                      "AEAD_AES_128_GCM", kKey128Gcm},
+        RoundTripCase{"sll2_ipv6", spec(DLT_LINUX_SLL2, 6, false), "AES_256_CM_HMAC_SHA1_32",
+                      kKey256Cm},
+        RoundTripCase{"raw_ipv4", spec(DLT_RAW, 4, false), "AES_CM_128_HMAC_SHA1_80", kKey128}),
+    [](const ::testing::TestParamInfo<RoundTripCase>& i) { return std::string(i.param.label); });
+
+TEST(Pipeline, RefusesUnsupportedLinkTypeAndMissingFiles) {
+  TempDir dir;
+  const std::string in = dir.file("ppp.pcap");
+  write_capture(in, DLT_PPP, {{{1, 0}, Bytes{0xff, 0x03, 0x00, 0x21}, 0}});
+  auto s = run_tool({"decrypt", "--profile", "AES_CM_128_HMAC_SHA1_80", "--key", kKey128, in,
+                     dir.file("out.pcap")});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("link type"), std::string::npos) << s.message();
+  s = run_tool({"decrypt", "--profile", "AES_CM_128_HMAC_SHA1_80", "--key", kKey128,
+                dir.file("missing.pcap"), dir.file("out.pcap")});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("missing.pcap"), std::string::npos) << s.message();
+}
+
+TEST(Pipeline, ShortAndForgedSrtpFailsCleanly) {
+  TempDir dir;
+  std::vector<Record> recs;
+  // Headers that claim more than they have, and SRTP shorter than its tag: the library decides.
+  for (std::size_t n = 12; n < 40; ++n) {
+    Bytes p = make_rtp(0x33333333, static_cast<uint16_t>(n), n - 12);
+    recs.push_back({{1, 0}, make_frame(FrameSpec{}, p), 0});
+    Bytes cc = p;
+    cc[0] = 0x8f;  // 15 CSRCs that are not there
+    recs.push_back({{1, 0}, make_frame(FrameSpec{}, cc), 0});
+    Bytes rtcp = make_rtcp_sr(0x33333333);
+    rtcp.resize(std::min(n, rtcp.size()));
+    recs.push_back({{1, 0}, make_frame(FrameSpec{}, rtcp), 0});
+  }
+  const std::string in = dir.file("junk.pcap");
+  write_capture(in, DLT_EN10MB, recs);
+  auto s = run_tool(
+      {"decrypt", "--profile", "AEAD_AES_128_GCM", "--key", kKey128Gcm, in, dir.file("out.pcap")});
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(s->frames_read, recs.size());
+  EXPECT_EQ(s->rtp_ok + s->rtcp_ok, 0u);
+  EXPECT_EQ(s->failed_total() + s->passed_total(), recs.size());
+  EXPECT_EQ(s->frames_written, s->passed_total());
+}
+
+TEST(Pipeline, RekeyedCaptureDecryptsWithBothMkiKeys) {
+  TempDir dir;
+  const std::string k1 = std::string(kKeyA) + "|1:4";
+  const std::string k2 = std::string(kKey128) + "|2:4";
+  std::vector<Record> first;
+  std::vector<Record> second;
+  for (uint16_t i = 0; i < 100; ++i) {
+    (i < 60 ? first : second)
+        .push_back({{i, 0}, make_frame(FrameSpec{}, make_rtp(kSsrcA, i, 50)), 0});
+  }
+  first.push_back({{60, 0}, make_frame(FrameSpec{}, make_rtcp_sr(kSsrcA)), 0});
+  // The sender rekeyed after 60 packets: the first part under MKI 1, the rest under MKI 2.
+  std::vector<Record> srtp;
+  for (const auto& [part, key] : {std::pair{&first, k1}, std::pair{&second, k2}}) {
+    write_capture(dir.file("part.pcap"), DLT_EN10MB, *part);
+    auto s = run_tool({"encrypt", "--profile", "AES_CM_128_HMAC_SHA1_80", "--key", key,
+                       dir.file("part.pcap"), dir.file("part-srtp.pcap")});
+    ASSERT_TRUE(s.ok()) << s.message();
+    for (Record& r : read_capture(dir.file("part-srtp.pcap"))) {
+      srtp.push_back(std::move(r));
+    }
+  }
+  write_capture(dir.file("rekeyed.pcap"), DLT_EN10MB, srtp);
+  auto s = run_tool({"decrypt", "--profile", "AES_CM_128_HMAC_SHA1_80", "--key", k1, "--key", k2,
+                     dir.file("rekeyed.pcap"), dir.file("out.pcap")});
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(s->rtp_ok, 100u);
+  EXPECT_EQ(s->rtcp_ok, 1u);
+  EXPECT_EQ(s->failed_total(), 0u);
+  const auto out = read_capture(dir.file("out.pcap"));
+  ASSERT_EQ(out.size(), 101u);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].bytes, (i < first.size() ? first[i] : second[i - first.size()]).bytes);
+  }
+  s = run_tool({"decrypt", "--profile", "AES_CM_128_HMAC_SHA1_80", "--key", k1,
+                dir.file("rekeyed.pcap"), dir.file("out.pcap")});
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(s->rtp_ok, 60u);
+  EXPECT_EQ(s->rtp_failed[static_cast<std::size_t>(srtp::Status::unknown_mki)], 40u);
+}
+
+TEST(Pipeline, FlowScopesSelectIpv6RtpAndItsRtcp) {
+  TempDir dir;
+  FrameSpec rtp = spec(DLT_LINUX_SLL2, 6, false);
+  FrameSpec rtcp = rtp;
+  rtcp.sport = static_cast<uint16_t>(rtp.sport + 1);
+  rtcp.dport = static_cast<uint16_t>(rtp.dport + 1);
+  FrameSpec other = rtp;
+  other.dport = 6000;
+  std::vector<Record> plain;
+  for (uint16_t i = 0; i < 20; ++i) {
+    plain.push_back({{i, 0}, make_frame(rtp, make_rtp(kSsrcA, i, 40)), 0});
+    plain.push_back({{i, 1}, make_frame(other, make_rtp(kSsrcB, i, 40)), 0});
+  }
+  plain.push_back({{30, 0}, make_frame(rtcp, make_rtcp_sr(kSsrcA)), 0});
+  write_capture(dir.file("plain.pcap"), DLT_LINUX_SLL2, plain);
+  auto s = run_tool({"encrypt", "--profile", "AEAD_AES_256_GCM", "--flow",
+                     "[2001:db8::1]:40000-[2001:db8::2]:5004", "--key", kKey256Gcm,
+                     dir.file("plain.pcap"), dir.file("srtp.pcap")});
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(s->rtp_ok, 20u);
+  EXPECT_EQ(s->rtcp_ok, 1u) << "RTCP on ports + 1 belongs to the flow";
+  EXPECT_EQ(s->passed[static_cast<std::size_t>(PassReason::no_key)], 20u);
+  s = run_tool({"decrypt", "--profile", "AEAD_AES_256_GCM", "--flow", "*:*-[2001:db8::2]:5004",
+                "--key", kKey256Gcm, dir.file("srtp.pcap"), dir.file("out.pcap")});
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(s->rtp_ok, 20u);
+  EXPECT_EQ(s->rtcp_ok, 1u);
+  const auto out = read_capture(dir.file("out.pcap"));
+  ASSERT_EQ(out.size(), plain.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].bytes, plain[i].bytes) << i;
+  }
+}
+
+TEST(Pipeline, MutatedSrtpCapturesAreCountedNeverCrash) {
+  TempDir dir;
+  std::vector<Record> plain;
+  FrameSpec v6 = spec(DLT_EN10MB, 6, true);
+  for (uint16_t i = 0; i < 100; ++i) {
+    plain.push_back({{i, 0}, make_frame(i % 2 ? v6 : FrameSpec{}, make_rtp(kSsrcA, i, i)), 0});
+    if (i % 10 == 0) {
+      plain.push_back({{i, 1}, make_frame(FrameSpec{}, make_rtcp_sr(kSsrcA)), 0});
+    }
+  }
+  const std::string in = dir.file("plain.pcap");
+  const std::string enc = dir.file("srtp.pcap");
+  write_capture(in, DLT_EN10MB, plain);
+  for (const char* profile : {"AES_CM_128_HMAC_SHA1_80", "AEAD_AES_128_GCM"}) {
+    const char* key = std::string(profile).starts_with("AEAD") ? kKey128Gcm : kKey128;
+    auto s = run_tool({"encrypt", "--profile", profile, "--key", key, in, enc});
+    ASSERT_TRUE(s.ok()) << s.message();
+    const auto good = read_capture(enc);
+    std::mt19937 rng(7);
+    for (int round = 0; round < 40; ++round) {
+      std::vector<Record> bad = good;
+      for (Record& r : bad) {
+        const int flips = static_cast<int>(rng() % 4);
+        for (int k = 0; k < flips; ++k) {
+          r.bytes[rng() % r.bytes.size()] = static_cast<uint8_t>(rng());
+        }
+        if (rng() % 8 == 0) {
+          r.bytes.resize(rng() % (r.bytes.size() + 1));
+        }
+        r.wire_len = 0;
+      }
+      const std::string mutated = dir.file("mutated.pcap");
+      write_capture(mutated, DLT_EN10MB, bad);
+      s = run_tool({"decrypt", "--profile", profile, "--key", key, mutated, dir.file("out.pcap")});
+      ASSERT_TRUE(s.ok()) << s.message();
+      EXPECT_EQ(s->frames_read, bad.size());
+      EXPECT_EQ(s->rtp_ok + s->rtcp_ok + s->failed_total() + s->passed_total(), bad.size());
+      EXPECT_EQ(s->frames_written, s->rtp_ok + s->rtcp_ok + s->passed_total());
+      EXPECT_EQ(read_capture(dir.file("out.pcap")).size(), s->frames_written);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace srtpgate::app
