@@ -6,6 +6,7 @@
 
 #include "byte_order.h"
 #include "session_impl.h"
+#include "tag_compare.h"
 
 namespace srtpgate::srtp::detail {
 

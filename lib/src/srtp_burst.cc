@@ -287,7 +287,7 @@ std::size_t unprotect_until_split(SessionImpl& s, std::span<PacketView> pkts,
   Stream* committed = nullptr;
   for (std::size_t j = 0; j < nops; ++j) {
     const std::size_t i = op_pkt[j];
-    const bool verified = kAead ? gcm[j].ok : constant_time_equal(computed[j], received[j], tag_len);
+    const bool verified = kAead ? gcm[j].ok : srtpgate::detail::tags_equal(computed[j], received[j], tag_len);
     if (!verified) {
       st[i] = Status::auth_failure;
       continue;

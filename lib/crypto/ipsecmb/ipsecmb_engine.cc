@@ -15,6 +15,7 @@
 
 #include "engine.h"
 #include "srtpgate/secret.h"
+#include "tag_compare.h"
 
 namespace srtpgate::crypto {
 
@@ -169,7 +170,6 @@ class IpsecMbEngine final : public Engine {
     alignas(16) uint8_t tag[16];
     for (GcmOp& op : ops) {
       const auto* k = static_cast<const GcmKey*>(op.key);
-      std::memset(tag, 0, sizeof tag);
       if (k->key_len == 16) {
         IMB_AES128_GCM_DEC(m, &k->data, &gcm_ctx_, op.data, op.data, op.len, op.iv, op.aad,
                            op.aad_len, tag, 16);
@@ -177,7 +177,7 @@ class IpsecMbEngine final : public Engine {
         IMB_AES256_GCM_DEC(m, &k->data, &gcm_ctx_, op.data, op.data, op.len, op.iv, op.aad,
                            op.aad_len, tag, 16);
       }
-      op.ok = constant_time_equal(tag, op.tag, 16);
+      op.ok = srtpgate::detail::tags_equal(tag, op.tag, 16);
     }
   }
 
