@@ -6,12 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 builddir=${BUILDDIR:-$root/build}
 
-"$root/.ci/install-deps"
-if [ -f "$builddir/build.ninja" ]; then
-  meson setup --reconfigure "$builddir" "$root" >/dev/null
-else
-  meson setup "$builddir" "$root" >/dev/null
-fi
+"$root/.ci/configure-build" "$builddir"
 meson compile -C "$builddir" apps/srtpgate-pcap/srtpgate-pcap bench/srtpgate-bench >/dev/null
 
 out=$(mktemp -d)

@@ -5,13 +5,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 builddir=${BUILDDIR:-$root/build}
 
-"$root/.ci/install-deps"
-
-if [ -f "$builddir/build.ninja" ]; then
-  meson setup --reconfigure "$builddir" "$root" >/dev/null
-else
-  meson setup "$builddir" "$root"
-fi
+"$root/.ci/configure-build" "$builddir"
 meson compile -C "$builddir"
 
 status=0

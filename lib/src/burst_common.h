@@ -47,6 +47,31 @@ inline void gcm_iv(uint8_t iv[12], const std::array<uint8_t, 16>& salt, uint32_t
   store_be32(iv + 8, load_be32(salt.data() + 8) ^ static_cast<uint32_t>(index));
 }
 
+// The stream a packet belongs to, created on first use within the cap: at once for outbound
+// packets, and inbound only once the packet has authenticated (RFC 3711 §3.2.3 leaves stream
+// creation to policy; creating it before would let a forgery use up the cap). `why` says why
+// there is none. The stream last returned is tried first: bursts are mostly one SSRC.
+inline Stream* stream_for(SessionImpl& s, uint32_t ssrc, Stream*& last, Status& why) noexcept {
+  if (last != nullptr && last->ssrc == ssrc) {
+    return last;
+  }
+  Stream* str = s.streams.find(ssrc);
+  if (str == nullptr) {
+    if (!s.config.accept_new_ssrcs) {
+      why = Status::no_stream;
+      return nullptr;
+    }
+    str = s.streams.insert(ssrc);
+    if (str == nullptr) {
+      why = Status::stream_limit;
+      return nullptr;
+    }
+    ++s.stats.streams_created;
+  }
+  last = str;
+  return str;
+}
+
 // Where a stream's index stands for the estimate: its highest index, or (before the first
 // packet) the ROC to assume.
 struct IndexAnchor {

@@ -29,6 +29,7 @@ std::size_t protect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status
   uint8_t op_pkt[kMaxBurst];
   uint32_t eindex[kMaxBurst];
   std::size_t nops = 0;
+  Stream* last = nullptr;
 
   for (std::size_t i = 0; i < pkts.size(); ++i) {
     PacketView& p = pkts[i];
@@ -46,18 +47,11 @@ std::size_t protect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status
       continue;
     }
     const uint32_t ssrc = load_be32(p.data + 4);
-    Stream* str = s.streams.find(ssrc);
+    Status why = Status::ok;
+    Stream* str = stream_for(s, ssrc, last, why);
     if (str == nullptr) {
-      if (!s.config.accept_new_ssrcs) {
-        st[i] = Status::no_stream;
-        continue;
-      }
-      str = s.streams.insert(ssrc);
-      if (str == nullptr) {
-        st[i] = Status::stream_limit;
-        continue;
-      }
-      ++s.stats.streams_created;
+      st[i] = why;
+      continue;
     }
     // RFC 3711 §3.3.2: the 31-bit SRTCP index must not wrap under one master key.
     if (str->rtcp_next_index > kMaxSrtcpIndex) {
@@ -216,6 +210,7 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
   crypto::CtrHmacOp decrypt[kMaxBurst];
   std::size_t ndecrypt = 0;
   std::size_t ok = 0;
+  Stream* committed = nullptr;
   for (std::size_t j = 0; j < nops; ++j) {
     const std::size_t i = op_pkt[j];
     const bool verified =
@@ -224,14 +219,11 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
       st[i] = Status::auth_failure;
       continue;
     }
-    Stream* str = s.streams.find(ssrc[j]);
+    Status why = Status::ok;
+    Stream* str = stream_for(s, ssrc[j], committed, why);
     if (str == nullptr) {
-      str = s.streams.insert(ssrc[j]);
-      if (str == nullptr) {
-        st[i] = Status::stream_limit;
-        continue;
-      }
-      ++s.stats.streams_created;
+      st[i] = why;
+      continue;
     }
     const Status replay = str->rtcp.check(index[j]);
     if (replay != Status::ok) {

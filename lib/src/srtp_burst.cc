@@ -12,24 +12,6 @@ namespace srtpgate::srtp::detail {
 
 namespace {
 
-// Outbound stream for an SSRC, created on first use within the cap.
-Stream* outbound_stream(SessionImpl& s, uint32_t ssrc, Status& why) noexcept {
-  if (Stream* str = s.streams.find(ssrc)) {
-    return str;
-  }
-  if (!s.config.accept_new_ssrcs) {
-    why = Status::no_stream;
-    return nullptr;
-  }
-  Stream* str = s.streams.insert(ssrc);
-  if (str == nullptr) {
-    why = Status::stream_limit;
-    return nullptr;
-  }
-  ++s.stats.streams_created;
-  return str;
-}
-
 template <bool kAead>
 std::size_t protect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status> st) noexcept {
   DerivedKey& key = *s.keys[s.active];
@@ -61,8 +43,7 @@ std::size_t protect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status
       continue;
     }
     Status why = Status::ok;
-    Stream* str = (last != nullptr && last->ssrc == h->ssrc) ? last : outbound_stream(s, h->ssrc, why);
-    last = str;
+    Stream* str = stream_for(s, h->ssrc, last, why);
     uint64_t index = 0;
     if (str == nullptr || !estimate_index(str, h->sequence, index, why)) {
       st[i] = why;
@@ -292,22 +273,17 @@ std::size_t unprotect_until_split(SessionImpl& s, std::span<PacketView> pkts,
       st[i] = Status::auth_failure;
       continue;
     }
-    Stream* str = (committed != nullptr && committed->ssrc == ssrc[j]) ? committed
-                                                                       : s.streams.find(ssrc[j]);
+    Status why = Status::ok;
+    Stream* str = stream_for(s, ssrc[j], committed, why);
     if (str == nullptr) {
-      str = s.streams.insert(ssrc[j]);
-      if (str == nullptr) {
-        st[i] = Status::stream_limit;
-        continue;
-      }
-      ++s.stats.streams_created;
+      st[i] = why;
+      continue;
     }
     const Status replay = str->rtp.check(index[j]);
     if (replay != Status::ok) {
       st[i] = replay;
       continue;
     }
-    committed = str;
     str->rtp.commit(index[j]);
     str->roc_preset = false;
     ++keys[j]->srtp_packets;
