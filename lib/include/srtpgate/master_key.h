@@ -32,6 +32,14 @@ struct MasterKey {
   static Result<MasterKey> from_concatenated(Profile profile, std::span<const uint8_t> key_salt);
 };
 
+// Keys for both directions of one call, as a handshake or signalling hands them to the SRTP
+// layer: `outbound` protects what we send, `inbound` unprotects what we receive.
+struct KeyMaterial {
+  Profile profile = Profile::aes_cm_128_hmac_sha1_80;
+  MasterKey outbound;
+  MasterKey inbound;
+};
+
 // Parses RFC 4568 §6.1 key-params: "inline:BASE64[|LIFETIME][|MKI:LENGTH]", where LIFETIME is
 // decimal or "2^N" and MKI is a decimal value stored big-endian in LENGTH bytes (1..16).
 // The "inline:" prefix may be omitted. Fails with a message naming the field at fault.
