@@ -70,6 +70,11 @@ std::size_t protect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status
       // RFC 7714 §8.2: AAD is the header; the tag follows the ciphertext.
       gcm[j] = crypto::GcmOp{key.rtp.get(), p.data + h->header_len, p.len - h->header_len,
                              h->header_len, p.data, iv[j], p.data + p.len, false};
+      // Sealing cannot fail, so the packet is finished here, while it is in cache: the MKI
+      // goes after the tag the seal will write.
+      copy_small(p.data + p.len + 16, key.mki.data(), mki_len);
+      p.len += static_cast<uint32_t>(16 + mki_len);
+      s.stats.rtp_bytes += p.len;
     } else {
       ctr_iv(iv[j], key.rtp_salt, h->ssrc, index);
       // RFC 3711 §4.2: authenticate header || encrypted payload || ROC; the ROC sits in the
@@ -88,17 +93,14 @@ std::size_t protect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status
     s.engine->encrypt_then_mac({cm, nops});
   }
 
-  for (std::size_t j = 0; j < nops; ++j) {
-    PacketView& p = pkts[op_pkt[j]];
-    if constexpr (kAead) {
-      copy_small(p.data + p.len + 16, key.mki.data(), mki_len);
-      p.len += static_cast<uint32_t>(16 + mki_len);
-    } else {
+  if constexpr (!kAead) {
+    for (std::size_t j = 0; j < nops; ++j) {
+      PacketView& p = pkts[op_pkt[j]];
       copy_small(p.data + p.len, key.mki.data(), mki_len);
       copy_small(p.data + p.len + mki_len, tags[j], tag_len);
       p.len += static_cast<uint32_t>(overhead);
+      s.stats.rtp_bytes += p.len;
     }
-    s.stats.rtp_bytes += p.len;
   }
   return nops;
 }
