@@ -74,14 +74,15 @@ inline Stream* stream_for(SessionImpl& s, uint32_t ssrc, Stream*& last, Status& 
 
 // Where a stream's index stands for the estimate: its highest index, or (before the first
 // packet) the ROC to assume.
+// A plain aggregate: the burst kernels keep arrays of them, which must not be zeroed per burst.
 struct IndexAnchor {
-  bool started = false;
-  uint64_t top = 0;
-  uint32_t preset_roc = 0;
+  bool started;
+  uint64_t top;
+  uint32_t preset_roc;
 };
 
 inline IndexAnchor anchor_of(const Stream* s) noexcept {
-  IndexAnchor a;
+  IndexAnchor a{false, 0, 0};
   if (s != nullptr) {
     a.started = s->rtp.started();
     a.top = s->rtp.top();
