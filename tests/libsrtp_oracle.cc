@@ -11,12 +11,6 @@ namespace {
 // Room libsrtp2 may write past the packet: tag, MKI and, for SRTCP, the E flag and index.
 constexpr std::size_t kTrailerRoom = SRTP_MAX_TRAILER_LEN + 4;
 
-srtp_err_status_t init_once() {
-  static std::once_flag once;
-  static srtp_err_status_t status = srtp_err_status_ok;
-  std::call_once(once, [] { status = srtp_init(); });
-  return status;
-}
 
 std::string describe(srtp_err_status_t s) { return "libsrtp2 error " + std::to_string(s); }
 
@@ -50,6 +44,13 @@ bool set_policies(srtp::Profile profile, srtp_crypto_policy_t& rtp, srtp_crypto_
       return true;
   }
   return false;
+}
+
+srtp_err_status_t init_once() {
+  static std::once_flag once;
+  static srtp_err_status_t status = srtp_err_status_ok;
+  std::call_once(once, [] { status = srtp_init(); });
+  return status;
 }
 
 Result<std::unique_ptr<LibsrtpOracle>> LibsrtpOracle::create(const OracleConfig& config,

@@ -31,6 +31,10 @@ struct OracleConfig {
   std::optional<uint32_t> ssrc;
 };
 
+// srtp_init() once per process (a second call fails); every user of libsrtp2 in the tests
+// goes through this.
+srtp_err_status_t init_once();
+
 struct SrtpDeleter {
   void operator()(srtp_ctx_t* s) const noexcept { srtp_dealloc(s); }
 };

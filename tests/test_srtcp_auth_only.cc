@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "libsrtp_oracle.h"
 #include "srtpgate/session.h"
 
 namespace srtpgate::srtp {
@@ -43,8 +44,7 @@ TEST_P(SrtcpAuthOnly, UnencryptedSrtcpFromLibsrtp2IsAuthenticatedAndKeptInTheCle
   for (std::size_t i = 0; i < key_salt.size(); ++i) {
     key_salt[i] = static_cast<uint8_t>(0xa5 ^ (i * 13));
   }
-  static const srtp_err_status_t init = srtp_init();  // once per process
-  ASSERT_EQ(init, srtp_err_status_ok);
+  ASSERT_EQ(oracle::init_once(), srtp_err_status_ok);
   srtp_policy_t policy;
   std::memset(&policy, 0, sizeof policy);
   set_policy(profile, &policy.rtp, &policy.rtcp);
