@@ -20,7 +20,7 @@ inline std::optional<Header> parse_header_inline(std::span<const uint8_t> p) noe
   h.sequence = load_be16(&p[2]);
   h.timestamp = load_be32(&p[4]);
   h.ssrc = load_be32(&p[8]);
-  std::size_t len = kFixedHeaderLen + 4u * h.csrc_count;
+  std::size_t len = kFixedHeaderLen + std::size_t{4} * h.csrc_count;
   if (h.extension) {
     if (p.size() < len + 4) {
       return std::nullopt;
