@@ -1,26 +1,40 @@
 #!/usr/bin/env bash
-# The test command of the README and of CI: installs what is missing (Debian 12), builds in
-# release mode, and runs every test. BUILDDIR overrides the build folder (default: build).
+# The test command of the README and of CI: installs what is missing (Debian 12), then builds
+# and runs every test twice: a release build (what ships), and a build with AddressSanitizer and
+# UndefinedBehaviorSanitizer (out-of-bounds access, leaks, undefined behaviour fail the run).
+# BUILDDIR overrides the release build folder (default: build; the sanitizer one is BUILDDIR-asan).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 builddir=${BUILDDIR:-$root/build}
 
-"$root/.ci/configure-build" "$builddir"
-meson compile -C "$builddir"
-
 status=0
-meson test -C "$builddir" --print-errorlogs --num-processes 2 || status=$?
+run_suite() {
+  local dir=$1
+  shift
+  "$root/.ci/configure-build" "$dir" "$@"
+  meson compile -C "$dir"
+  meson test -C "$dir" --print-errorlogs --num-processes 2 || status=1
+}
 
-# One closing line that counts every test case: meson's JUnit log lists each GoogleTest case
-# and each script test once.
-python3 - "$builddir/meson-logs/testlog.junit.xml" <<'PY'
+echo "== release build"
+run_suite "$builddir"
+echo "== ASan + UBSan build"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+run_suite "$builddir-asan" -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dbuildtype=debugoptimized -Dbenchmarks=false
+
+# One closing line that counts every test case of both runs: meson's JUnit log lists each
+# GoogleTest case and each script test once.
+python3 - "$builddir/meson-logs/testlog.junit.xml" "$builddir-asan/meson-logs/testlog.junit.xml" <<'PY'
 import sys, xml.etree.ElementTree as ET
 passed = failed = skipped = 0
-try:
-    root = ET.parse(sys.argv[1]).getroot()
-except (OSError, ET.ParseError):
-    root = ET.Element("testsuites")
-if True:
+for path in sys.argv[1:]:
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError):
+        failed += 1  # a run that left no log counts as a failure
+        continue
     for case in root.iter("testcase"):
         if case.find("failure") is not None or case.find("error") is not None:
             failed += 1
