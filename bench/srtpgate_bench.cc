@@ -68,7 +68,15 @@ class SrtpgateImpl {
   }
 
   bool reset(std::string& error) {
-    session_.reset();
+    // A lap starts over by dropping the stream (its replay state), as libsrtp2's baseline
+    // does; rebuilding the session would leave the next bursts on cold caches.
+    if (session_) {
+      if (auto removed = session_->remove_stream(kSsrc); !removed) {
+        error = "remove_stream: " + removed.message();
+        return false;
+      }
+      return true;
+    }
     auto session = srtp::Session::create(engine_, config_, key_);
     if (!session) {
       error = "Session::create: " + session.message();
