@@ -72,6 +72,25 @@ inline Stream* stream_for(SessionImpl& s, uint32_t ssrc, Stream*& last, Status& 
   return str;
 }
 
+// Unprotect, after a packet's tag verified: its stream (created now if new), the replay check
+// again (an earlier packet of the same burst may have carried the same index), and the commit
+// into `window` (the SRTP or the SRTCP one). Status::ok means the window moved; `last` is then
+// the packet's stream.
+inline Status commit_verified(SessionImpl& s, uint32_t ssrc, uint64_t index,
+                              ReplayWindow Stream::*window, Stream*& last) noexcept {
+  Status why = Status::ok;
+  Stream* str = stream_for(s, ssrc, last, why);
+  if (str == nullptr) {
+    return why;
+  }
+  ReplayWindow& w = str->*window;
+  why = w.check(index);
+  if (why == Status::ok) {
+    w.commit(index);
+  }
+  return why;
+}
+
 // Where a stream's index stands for the estimate: its highest index, or (before the first
 // packet) the ROC to assume.
 // A plain aggregate: the burst kernels keep arrays of them, which must not be zeroed per burst.

@@ -207,6 +207,7 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
     s.engine->mac({cm, nops});
   }
 
+  // Verify, then commit in packet order (see srtp_burst.cc).
   crypto::CtrHmacOp decrypt[kMaxBurst];
   std::size_t ndecrypt = 0;
   std::size_t ok = 0;
@@ -219,18 +220,12 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
       st[i] = Status::auth_failure;
       continue;
     }
-    Status why = Status::ok;
-    Stream* str = stream_for(s, ssrc[j], committed, why);
-    if (str == nullptr) {
-      st[i] = why;
+    const Status committed_status =
+        commit_verified(s, ssrc[j], index[j], &Stream::rtcp, committed);
+    if (committed_status != Status::ok) {
+      st[i] = committed_status;
       continue;
     }
-    const Status replay = str->rtcp.check(index[j]);
-    if (replay != Status::ok) {
-      st[i] = replay;
-      continue;
-    }
-    str->rtcp.commit(index[j]);
     ++keys[j]->srtcp_packets;
     st[i] = Status::ok;
     pkts[i].len = plain_len[j];

@@ -270,24 +270,19 @@ std::size_t unprotect_until_split(SessionImpl& s, std::span<PacketView> pkts,
   Stream* committed = nullptr;
   for (std::size_t j = 0; j < nops; ++j) {
     const std::size_t i = op_pkt[j];
-    const bool verified = kAead ? gcm[j].ok : srtpgate::detail::tags_equal(computed[j], received[j], tag_len);
+    const bool verified =
+        kAead ? gcm[j].ok : srtpgate::detail::tags_equal(computed[j], received[j], tag_len);
     if (!verified) {
       st[i] = Status::auth_failure;
       continue;
     }
-    Status why = Status::ok;
-    Stream* str = stream_for(s, ssrc[j], committed, why);
-    if (str == nullptr) {
-      st[i] = why;
+    const Status committed_status =
+        commit_verified(s, ssrc[j], index[j], &Stream::rtp, committed);
+    if (committed_status != Status::ok) {
+      st[i] = committed_status;
       continue;
     }
-    const Status replay = str->rtp.check(index[j]);
-    if (replay != Status::ok) {
-      st[i] = replay;
-      continue;
-    }
-    str->rtp.commit(index[j]);
-    str->roc_preset = false;
+    committed->roc_preset = false;
     ++keys[j]->srtp_packets;
     st[i] = Status::ok;
     pkts[i].len = plain_len[j];
