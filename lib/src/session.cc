@@ -119,6 +119,27 @@ std::size_t run_chunks(SessionImpl& s, std::span<PacketView> pkts, std::span<Sta
   return ok;
 }
 
+// Bursts across sessions: the same chunking and counting as run_chunks, with each packet
+// counted in its own session's stats.
+template <typename Chunk, typename ImplOf>
+std::size_t run_multi_chunks(std::span<Session* const> sessions, std::span<PacketView> pkts,
+                             std::span<Status> st, Chunk chunk, ImplOf impl) noexcept {
+  std::size_t ok = 0;
+  const std::size_t n = std::min({sessions.size(), pkts.size(), st.size()});
+  SessionImpl* impls[Session::kMaxBurst];
+  for (std::size_t off = 0; off < n; off += Session::kMaxBurst) {
+    const std::size_t m = std::min(Session::kMaxBurst, n - off);
+    for (std::size_t i = 0; i < m; ++i) {
+      impls[i] = impl(sessions[off + i]);
+    }
+    ok += chunk(impls, pkts.subspan(off, m), st.subspan(off, m));
+    for (std::size_t i = 0; i < m; ++i) {
+      ++impls[i]->stats.rtp[static_cast<std::size_t>(st[off + i])];
+    }
+  }
+  return ok;
+}
+
 }  // namespace
 
 std::size_t Session::protect_rtp(std::span<PacketView> p, std::span<Status> st) noexcept {
@@ -132,6 +153,17 @@ std::size_t Session::protect_rtcp(std::span<PacketView> p, std::span<Status> st)
 }
 std::size_t Session::unprotect_rtcp(std::span<PacketView> p, std::span<Status> st) noexcept {
   return run_chunks(*impl_, p, st, detail::unprotect_rtcp_chunk, impl_->stats.rtcp);
+}
+
+std::size_t protect_rtp_burst(std::span<Session* const> sessions, std::span<PacketView> packets,
+                              std::span<Status> status) noexcept {
+  return run_multi_chunks(sessions, packets, status, detail::protect_rtp_multi_chunk,
+                          [](Session* s) noexcept { return s->impl_.get(); });
+}
+std::size_t unprotect_rtp_burst(std::span<Session* const> sessions, std::span<PacketView> packets,
+                                std::span<Status> status) noexcept {
+  return run_multi_chunks(sessions, packets, status, detail::unprotect_rtp_multi_chunk,
+                          [](Session* s) noexcept { return s->impl_.get(); });
 }
 
 std::size_t Session::rtp_overhead() const noexcept {
@@ -277,6 +309,35 @@ Result<void> Session::remove_stream(uint32_t ssrc) {
     return make_error("no stream for SSRC " + std::to_string(ssrc));
   }
   return {};
+}
+
+Result<void> Session::bind_engine(std::shared_ptr<crypto::Engine> engine) {
+  if (!engine) {
+    return make_error("no crypto engine given");
+  }
+  if (engine->backend() != impl_->engine->backend()) {
+    return make_error("the session's keys were expanded for the " +
+                      std::string(crypto::name(impl_->engine->backend())) +
+                      " backend and cannot be used by a " +
+                      std::string(crypto::name(engine->backend())) + " engine");
+  }
+  impl_->engine = engine.get();
+  impl_->engine_owner = std::move(engine);
+  return {};
+}
+
+bool Session::swap_keys(Session& other) noexcept {
+  SessionImpl& a = *impl_;
+  SessionImpl& b = *other.impl_;
+  // Expanded keys are backend objects (the reason bind_engine checks the backend too).
+  if (a.config.profile != b.config.profile || a.engine->backend() != b.engine->backend()) {
+    return false;
+  }
+  // Vectors swap their buffers: nothing is allocated, copied or freed on the worker.
+  std::swap(a.keys, b.keys);
+  std::swap(a.active, b.active);
+  std::swap(a.mki_len, b.mki_len);
+  return true;
 }
 
 std::size_t Session::stream_count() const noexcept { return impl_->streams.size(); }

@@ -73,6 +73,13 @@ std::size_t protect_rtp_chunk(SessionImpl& s, std::span<PacketView> pkts,
                               std::span<Status> st) noexcept;
 std::size_t unprotect_rtp_chunk(SessionImpl& s, std::span<PacketView> pkts,
                                 std::span<Status> st) noexcept;
+// The same kernels over a burst of many sessions: packet i is sessions[i]'s (see
+// protect_rtp_burst). They update everything per session except stats.rtp, which the caller
+// counts per packet as it does for one session.
+std::size_t protect_rtp_multi_chunk(SessionImpl* const* sessions, std::span<PacketView> pkts,
+                                    std::span<Status> st) noexcept;
+std::size_t unprotect_rtp_multi_chunk(SessionImpl* const* sessions, std::span<PacketView> pkts,
+                                      std::span<Status> st) noexcept;
 std::size_t protect_rtcp_chunk(SessionImpl& s, std::span<PacketView> pkts,
                                std::span<Status> st) noexcept;
 std::size_t unprotect_rtcp_chunk(SessionImpl& s, std::span<PacketView> pkts,

@@ -3,6 +3,8 @@
 // Stages: parse and check every packet, build one crypto operation per packet, run them all in
 // one backend call, then (unprotect) verify tags, commit replay state in packet order, and
 // decrypt only what verified.
+#include <type_traits>
+
 #include "burst_common.h"
 #include "byte_order.h"
 #include "rtp_header_inline.h"
@@ -12,12 +14,68 @@ namespace srtpgate::srtp::detail {
 
 namespace {
 
-template <bool kAead>
-std::size_t protect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status> st) noexcept {
-  DerivedKey& key = *s.keys[s.active];
-  const std::size_t mki_len = s.mki_len;
-  const std::size_t tag_len = s.pp.rtp_tag_len;
-  const std::size_t overhead = mki_len + tag_len;
+// Which session each packet of a burst belongs to; one kernel template serves both. With one
+// session the per-session values are loaded once before the loop and every "has the session
+// changed" test folds away, so the single-session path pays nothing for the other. With many,
+// packet i is sessions[i]'s, and a kernel skips the packets whose profile is of the other kind
+// (they go through the other instantiation).
+struct OneSession {
+  static constexpr bool kMulti = false;
+  SessionImpl* s;
+  SessionImpl& of(std::size_t /*i*/) const noexcept { return *s; }
+  crypto::Engine& engine() const noexcept { return *s->engine; }
+  OneSession after(std::size_t /*n*/) const noexcept { return *this; }
+};
+
+struct ManySessions {
+  static constexpr bool kMulti = true;
+  SessionImpl* const* s;
+  SessionImpl& of(std::size_t i) const noexcept { return *s[i]; }
+  // All sessions of a burst are bound to one engine (the contract of protect_rtp_burst): the one
+  // submission goes to the first's.
+  crypto::Engine& engine() const noexcept { return *s[0]->engine; }
+  ManySessions after(std::size_t n) const noexcept { return {s + n}; }
+};
+
+// The session of the packet at hand and the values a kernel hoists out of it.
+struct Current {
+  SessionImpl* s = nullptr;
+  std::size_t mki_len = 0;
+  std::size_t tag_len = 0;
+
+  void enter(SessionImpl& next) noexcept {
+    s = &next;
+    mki_len = next.mki_len;
+    tag_len = next.pp.rtp_tag_len;
+  }
+  // Multi: moves to packet i's session; false for a packet of the other kind (AEAD or not).
+  // `changed` is set when the session changed, so per-session caches can be dropped.
+  template <bool kAead, typename Sessions>
+  bool visit(const Sessions& sessions, std::size_t i, bool& changed) noexcept {
+    changed = false;
+    if constexpr (Sessions::kMulti) {
+      SessionImpl& next = sessions.of(i);
+      if (&next != s) {
+        if (next.pp.aead != kAead) {
+          return false;
+        }
+        enter(next);
+        changed = true;
+      }
+    }
+    return true;
+  }
+};
+
+template <bool kAead, typename Sessions>
+std::size_t protect(const Sessions& sessions, std::span<PacketView> pkts,
+                    std::span<Status> st) noexcept {
+  Current cur;
+  DerivedKey* key = nullptr;
+  if constexpr (!Sessions::kMulti) {
+    cur.enter(sessions.of(0));
+    key = cur.s->keys[cur.s->active].get();
+  }
 
   alignas(16) uint8_t iv[kMaxBurst][16];
   uint8_t tags[kMaxBurst][20];
@@ -28,6 +86,17 @@ std::size_t protect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status
   Stream* last = nullptr;  // bursts are mostly one SSRC: skip the hash lookup then
 
   for (std::size_t i = 0; i < pkts.size(); ++i) {
+    bool changed = false;
+    if (!cur.visit<kAead>(sessions, i, changed)) {
+      continue;
+    }
+    if (changed) {
+      key = cur.s->keys[cur.s->active].get();
+      last = nullptr;  // a stream of another session
+    }
+    SessionImpl& s = *cur.s;
+    const std::size_t mki_len = cur.mki_len;
+    const std::size_t overhead = mki_len + cur.tag_len;
     PacketView& p = pkts[i];
     const auto h = rtp::detail::parse_header_inline({p.data, p.len});
     if (!h || p.capacity < p.len) {
@@ -38,7 +107,7 @@ std::size_t protect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status
       st[i] = Status::no_tailroom;
       continue;
     }
-    if (key.srtp_packets >= key.srtp_limit) {
+    if (key->srtp_packets >= key->srtp_limit) {
       st[i] = Status::key_expired;
       continue;
     }
@@ -60,76 +129,110 @@ std::size_t protect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status
     // The sender's own state moves at once: nothing after this point can fail.
     str->rtp.commit(index);
     str->roc_preset = false;
-    ++key.srtp_packets;
+    ++key->srtp_packets;
 
     const std::size_t j = nops++;
     op_pkt[j] = static_cast<uint8_t>(i);
     st[i] = Status::ok;
     if constexpr (kAead) {
-      gcm_iv(iv[j], key.rtp_salt, h->ssrc, index);
+      gcm_iv(iv[j], key->rtp_salt, h->ssrc, index);
       // RFC 7714 §8.2: AAD is the header; the tag follows the ciphertext.
-      gcm[j] = crypto::GcmOp{key.rtp.get(), p.data + h->header_len, p.len - h->header_len,
-                             h->header_len, p.data, iv[j], p.data + p.len, false};
+      gcm[j] = crypto::GcmOp{key->rtp.get(),
+                             p.data + h->header_len,
+                             p.len - h->header_len,
+                             h->header_len,
+                             p.data,
+                             iv[j],
+                             p.data + p.len,
+                             false};
       // Sealing cannot fail, so the packet is finished here, while it is in cache: the MKI
       // goes after the tag the seal will write.
-      copy_small(p.data + p.len + 16, key.mki.data(), mki_len);
+      copy_small(p.data + p.len + 16, key->mki.data(), mki_len);
       p.len += static_cast<uint32_t>(16 + mki_len);
       s.stats.rtp_bytes += p.len;
     } else {
-      ctr_iv(iv[j], key.rtp_salt, h->ssrc, index);
+      ctr_iv(iv[j], key->rtp_salt, h->ssrc, index);
       // RFC 3711 §4.2: authenticate header || encrypted payload || ROC; the ROC sits in the
       // tailroom (where the MKI and tag go) only while the tag is computed.
       store_be32(p.data + p.len, static_cast<uint32_t>(index >> 16));
-      cm[j] = crypto::CtrHmacOp{key.rtp.get(), p.data + h->header_len,
-                                p.len - h->header_len,  p.len + 4u,
-                                p.data,                 tags[j],
+      cm[j] = crypto::CtrHmacOp{key->rtp.get(),
+                                p.data + h->header_len,
+                                p.len - h->header_len,
+                                p.len + 4u,
+                                p.data,
+                                tags[j],
                                 iv[j]};
     }
   }
+  if (nops == 0 && Sessions::kMulti) {
+    return 0;  // the other kind's pass may be the only one with work: no empty submission
+  }
 
   if constexpr (kAead) {
-    s.engine->gcm_seal({gcm, nops});
+    sessions.engine().gcm_seal({gcm, nops});
   } else {
-    s.engine->encrypt_then_mac({cm, nops});
+    sessions.engine().encrypt_then_mac({cm, nops});
   }
 
   if constexpr (!kAead) {
+    // The active key of a session does not change within a burst, so the MKI to append is
+    // found again from the packet's session.
     for (std::size_t j = 0; j < nops; ++j) {
+      bool changed = false;
+      cur.visit<kAead>(sessions, op_pkt[j], changed);
+      if (changed) {
+        key = cur.s->keys[cur.s->active].get();
+      }
       PacketView& p = pkts[op_pkt[j]];
-      copy_small(p.data + p.len, key.mki.data(), mki_len);
-      copy_small(p.data + p.len + mki_len, tags[j], tag_len);
-      p.len += static_cast<uint32_t>(overhead);
-      s.stats.rtp_bytes += p.len;
+      copy_small(p.data + p.len, key->mki.data(), cur.mki_len);
+      copy_small(p.data + p.len + cur.mki_len, tags[j], cur.tag_len);
+      p.len += static_cast<uint32_t>(cur.mki_len + cur.tag_len);
+      cur.s->stats.rtp_bytes += p.len;
     }
   }
   return nops;
 }
 
-// Per-SSRC index anchors as they would stand if every earlier packet of the burst verified.
+// Per-stream index anchors as they would stand if every earlier packet of the burst verified.
 // Index estimates use only committed state (a forged packet must not steer the estimate for a
 // genuine one); where the provisional anchor would give another answer, the burst is split so
-// the earlier packets are verified and committed first (RFC 3711 §3.3.1 is sequential).
+// the earlier packets are verified and committed first (RFC 3711 §3.3.1 is sequential). A
+// stream is an SSRC of one session (RFC 3711 §3.2.3): with many sessions in a burst, two of them
+// may carry the same SSRC as different streams, so the session is part of the key.
+template <bool kMulti>
 class ProvisionalAnchors {
  public:
-  // The entry for `ssrc`, created from the committed stream state on first sight.
-  IndexAnchor& of(uint32_t ssrc, const Stream* committed) noexcept {
-    if (n_ != 0 && ssrc_[last_] == ssrc) {
+  // The entry for `ssrc` of `s`, created from the committed stream state on first sight.
+  IndexAnchor& of(const SessionImpl* s, uint32_t ssrc, const Stream* committed) noexcept {
+    if (n_ != 0 && is(last_, s, ssrc)) {
       return anchor_[last_];
     }
     for (std::size_t k = 0; k < n_; ++k) {
-      if (ssrc_[k] == ssrc) {
+      if (is(k, s, ssrc)) {
         last_ = k;
         return anchor_[k];
       }
     }
     last_ = n_++;
     ssrc_[last_] = ssrc;
+    if constexpr (kMulti) {
+      session_[last_] = s;
+    }
     anchor_[last_] = anchor_of(committed);
     return anchor_[last_];
   }
 
  private:
+  bool is(std::size_t k, const SessionImpl* s, uint32_t ssrc) const noexcept {
+    if constexpr (kMulti) {
+      return ssrc_[k] == ssrc && session_[k] == s;
+    } else {
+      return ssrc_[k] == ssrc;
+    }
+  }
+
   uint32_t ssrc_[kMaxBurst];
+  const SessionImpl* session_[kMulti ? kMaxBurst : 1];
   IndexAnchor anchor_[kMaxBurst];
   std::size_t n_ = 0;
   std::size_t last_ = 0;
@@ -137,12 +240,13 @@ class ProvisionalAnchors {
 
 // Unprotects pkts[0, done) and sets `done` (at least 1): stops early where the burst must be
 // split (see ProvisionalAnchors).
-template <bool kAead>
-std::size_t unprotect_until_split(SessionImpl& s, std::span<PacketView> pkts,
+template <bool kAead, typename Sessions>
+std::size_t unprotect_until_split(const Sessions& sessions, std::span<PacketView> pkts,
                                   std::span<Status> st, std::size_t& done) noexcept {
-  const std::size_t mki_len = s.mki_len;
-  const std::size_t tag_len = s.pp.rtp_tag_len;
-  const std::size_t trailer = mki_len + tag_len;
+  Current cur;
+  if constexpr (!Sessions::kMulti) {
+    cur.enter(sessions.of(0));
+  }
 
   alignas(16) uint8_t iv[kMaxBurst][16];
   uint8_t computed[kMaxBurst][20];
@@ -156,10 +260,21 @@ std::size_t unprotect_until_split(SessionImpl& s, std::span<PacketView> pkts,
   uint8_t op_pkt[kMaxBurst];
   std::size_t nops = 0;
   const Stream* last = nullptr;
-  ProvisionalAnchors provisional;
+  ProvisionalAnchors<Sessions::kMulti> provisional;
 
   done = pkts.size();
   for (std::size_t i = 0; i < pkts.size(); ++i) {
+    bool changed = false;
+    if (!cur.visit<kAead>(sessions, i, changed)) {
+      continue;
+    }
+    if (changed) {
+      last = nullptr;  // a stream of another session
+    }
+    SessionImpl& s = *cur.s;
+    const std::size_t mki_len = cur.mki_len;
+    const std::size_t tag_len = cur.tag_len;
+    const std::size_t trailer = mki_len + tag_len;
     PacketView& p = pkts[i];
     const auto h = rtp::detail::parse_header_inline({p.data, p.len});
     if (!h || p.len < h->header_len + trailer || p.capacity < p.len) {
@@ -180,8 +295,7 @@ std::size_t unprotect_until_split(SessionImpl& s, std::span<PacketView> pkts,
       st[i] = Status::key_expired;
       continue;
     }
-    const Stream* str =
-        (last != nullptr && last->ssrc == h->ssrc) ? last : s.streams.find(h->ssrc);
+    const Stream* str = (last != nullptr && last->ssrc == h->ssrc) ? last : s.streams.find(h->ssrc);
     last = str;
     if (str == nullptr) {
       if (!s.config.accept_new_ssrcs) {
@@ -197,7 +311,7 @@ std::size_t unprotect_until_split(SessionImpl& s, std::span<PacketView> pkts,
     uint64_t idx = 0;
     const IndexAnchor committed = anchor_of(str);
     const bool estimated = estimate_index(committed, h->sequence, idx, why);
-    IndexAnchor& pending = provisional.of(h->ssrc, str);
+    IndexAnchor& pending = provisional.of(&s, h->ssrc, str);
     if (pending.started != committed.started || pending.top != committed.top) {
       uint64_t pending_idx = 0;
       Status pending_why = Status::ok;
@@ -233,9 +347,14 @@ std::size_t unprotect_until_split(SessionImpl& s, std::span<PacketView> pkts,
     plain_len[j] = static_cast<uint32_t>(payload_end);
     if constexpr (kAead) {
       gcm_iv(iv[j], key->rtp_salt, h->ssrc, idx);
-      gcm[j] = crypto::GcmOp{key->rtp.get(), p.data + h->header_len,
+      gcm[j] = crypto::GcmOp{key->rtp.get(),
+                             p.data + h->header_len,
                              static_cast<uint32_t>(payload_end - h->header_len),
-                             h->header_len, p.data, iv[j], const_cast<uint8_t*>(tag), false};
+                             h->header_len,
+                             p.data,
+                             iv[j],
+                             const_cast<uint8_t*>(tag),
+                             false};
     } else {
       copy_small(received[j], tag, tag_len);
       // A job that never writes its output must not pass: start from the tag's complement.
@@ -255,11 +374,14 @@ std::size_t unprotect_until_split(SessionImpl& s, std::span<PacketView> pkts,
                                 iv[j]};
     }
   }
+  if (nops == 0 && Sessions::kMulti) {
+    return 0;  // the other kind's pass may be the only one with work: no empty submission
+  }
 
   if constexpr (kAead) {
-    s.engine->gcm_open({gcm, nops});
+    sessions.engine().gcm_open({gcm, nops});
   } else {
-    s.engine->mac({cm, nops});
+    sessions.engine().mac({cm, nops});
   }
 
   // Verify, then commit in packet order: a later packet of the same burst may be a duplicate
@@ -270,14 +392,19 @@ std::size_t unprotect_until_split(SessionImpl& s, std::span<PacketView> pkts,
   Stream* committed = nullptr;
   for (std::size_t j = 0; j < nops; ++j) {
     const std::size_t i = op_pkt[j];
+    bool changed = false;
+    cur.visit<kAead>(sessions, i, changed);
+    if (changed) {
+      committed = nullptr;  // a stream of another session
+    }
     const bool verified =
-        kAead ? gcm[j].ok : srtpgate::detail::tags_equal(computed[j], received[j], tag_len);
+        kAead ? gcm[j].ok : srtpgate::detail::tags_equal(computed[j], received[j], cur.tag_len);
     if (!verified) {
       st[i] = Status::auth_failure;
       continue;
     }
-    const Status committed_status =
-        commit_verified(s, ssrc[j], index[j], &Stream::rtp, committed);
+    SessionImpl& s = *cur.s;
+    const Status committed_status = commit_verified(s, ssrc[j], index[j], &Stream::rtp, committed);
     if (committed_status != Status::ok) {
       st[i] = committed_status;
       continue;
@@ -293,19 +420,42 @@ std::size_t unprotect_until_split(SessionImpl& s, std::span<PacketView> pkts,
     }
   }
   if constexpr (!kAead) {
-    s.engine->ctr({decrypt, ndecrypt});
+    sessions.engine().ctr({decrypt, ndecrypt});
   }
   return ok;
 }
 
-template <bool kAead>
-std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status> st) noexcept {
+template <bool kAead, typename Sessions>
+std::size_t unprotect(Sessions sessions, std::span<PacketView> pkts,
+                      std::span<Status> st) noexcept {
   std::size_t ok = 0;
   while (!pkts.empty()) {
     std::size_t done = 0;
-    ok += unprotect_until_split<kAead>(s, pkts, st, done);
+    ok += unprotect_until_split<kAead>(sessions, pkts, st, done);
     pkts = pkts.subspan(done);
     st = st.subspan(done);
+    sessions = sessions.after(done);
+  }
+  return ok;
+}
+
+// A burst of many sessions may mix AEAD and AES-CM profiles: each instantiation of a kernel
+// handles its kind and skips the other's packets. Sessions are independent, so running one kind
+// before the other gives what running them in burst order gives.
+template <typename Kernel>
+std::size_t both_kinds(SessionImpl* const* sessions, std::size_t n, Kernel kernel) noexcept {
+  bool aead = false;
+  bool cm = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    aead |= sessions[i]->pp.aead;
+    cm |= !sessions[i]->pp.aead;
+  }
+  std::size_t ok = 0;
+  if (aead) {
+    ok += kernel(std::true_type{});
+  }
+  if (cm) {
+    ok += kernel(std::false_type{});
   }
   return ok;
 }
@@ -314,12 +464,27 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
 
 std::size_t protect_rtp_chunk(SessionImpl& s, std::span<PacketView> p,
                               std::span<Status> st) noexcept {
-  return s.pp.aead ? protect<true>(s, p, st) : protect<false>(s, p, st);
+  return s.pp.aead ? protect<true>(OneSession{&s}, p, st) : protect<false>(OneSession{&s}, p, st);
 }
 
 std::size_t unprotect_rtp_chunk(SessionImpl& s, std::span<PacketView> p,
                                 std::span<Status> st) noexcept {
-  return s.pp.aead ? unprotect<true>(s, p, st) : unprotect<false>(s, p, st);
+  return s.pp.aead ? unprotect<true>(OneSession{&s}, p, st)
+                   : unprotect<false>(OneSession{&s}, p, st);
+}
+
+std::size_t protect_rtp_multi_chunk(SessionImpl* const* sessions, std::span<PacketView> p,
+                                    std::span<Status> st) noexcept {
+  return both_kinds(sessions, p.size(), [&](auto aead) noexcept {
+    return protect<decltype(aead)::value>(ManySessions{sessions}, p, st);
+  });
+}
+
+std::size_t unprotect_rtp_multi_chunk(SessionImpl* const* sessions, std::span<PacketView> p,
+                                      std::span<Status> st) noexcept {
+  return both_kinds(sessions, p.size(), [&](auto aead) noexcept {
+    return unprotect<decltype(aead)::value>(ManySessions{sessions}, p, st);
+  });
 }
 
 }  // namespace srtpgate::srtp::detail

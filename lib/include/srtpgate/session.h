@@ -109,13 +109,46 @@ class Session {
   Result<void> remove_stream(uint32_t ssrc);
   std::size_t stream_count() const noexcept;
 
+  // --- Handing a session to the thread that runs it (control path). ----------------------
+  // A gateway derives keys on its control thread, with that thread's engine, then gives the
+  // session to a worker: this rebinds it to the worker's engine. Fails unless `engine` has the
+  // same backend (the expanded keys are shared by engines of one backend on one machine).
+  Result<void> bind_engine(std::shared_ptr<crypto::Engine> engine);
+  // Exchanges every master key (with its MKI, usage counts and which one is active) with
+  // `other`; streams, ROC and replay state stay where they are. This is how a worker applies a
+  // rekey prepared on the control thread without deriving or allocating anything: `other`
+  // leaves with the old keys, to be destroyed (zeroized) by the control thread. Returns false,
+  // changing nothing, unless both sessions have the same profile and backend.
+  bool swap_keys(Session& other) noexcept;
+
   const SessionConfig& config() const noexcept;
   const SessionStats& stats() const noexcept;
   crypto::Backend backend() const noexcept;
 
  private:
+  // The cross-session bursts below run the kernels on each session's inside.
+  friend std::size_t protect_rtp_burst(std::span<Session* const> sessions,
+                                       std::span<PacketView> packets,
+                                       std::span<Status> status) noexcept;
+  friend std::size_t unprotect_rtp_burst(std::span<Session* const> sessions,
+                                         std::span<PacketView> packets,
+                                         std::span<Status> status) noexcept;
+
   explicit Session(std::unique_ptr<detail::SessionImpl> impl);
   std::unique_ptr<detail::SessionImpl> impl_;
 };
+
+// --- Bursts across sessions (the fast path of a gateway worker). -----------------------------
+// A burst whose packets belong to many sessions: sessions[i] is packet i's session (entries may
+// repeat, in any order). Every crypto operation of the burst goes to the backend in one
+// submission, so a burst of 32 packets of 32 calls costs about what 32 packets of one call do.
+// The outcome of each packet, every session's replay state, streams, key usage and stats are
+// exactly those of calling each session's own protect_rtp/unprotect_rtp with its packets in
+// burst order. All sessions must be bound to the same engine, and sessions.size() must equal
+// packets.size() and be at most status.size(). Returns how many got Status::ok.
+std::size_t protect_rtp_burst(std::span<Session* const> sessions, std::span<PacketView> packets,
+                              std::span<Status> status) noexcept;
+std::size_t unprotect_rtp_burst(std::span<Session* const> sessions, std::span<PacketView> packets,
+                                std::span<Status> status) noexcept;
 
 }  // namespace srtpgate::srtp
