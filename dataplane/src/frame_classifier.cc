@@ -1,0 +1,237 @@
+// Per-packet frame classifier: Ethernet (+ one 802.1Q tag), IPv4/IPv6, UDP, then the RFC 7983
+// demultiplexing of the UDP payload. Every read is preceded by a bounds check against `len`.
+#include "frame_classifier.h"
+
+#include <rte_ip.h>
+
+#include <cstring>
+
+namespace srtpgate::dp::detail {
+
+namespace {
+
+constexpr uint32_t kEthHeaderLen = 14;
+constexpr uint32_t kVlanTagLen = 4;
+constexpr uint16_t kEtherTypeIpv4 = 0x0800;
+constexpr uint16_t kEtherTypeArp = 0x0806;
+constexpr uint16_t kEtherTypeVlan = 0x8100;  // IEEE 802.1Q
+constexpr uint16_t kEtherTypeIpv6 = 0x86dd;
+
+constexpr uint32_t kIpv4MinHeaderLen = 20;
+constexpr uint32_t kIpv6HeaderLen = 40;
+constexpr uint32_t kUdpHeaderLen = 8;
+
+constexpr uint8_t kProtoIcmp = 1;
+constexpr uint8_t kProtoUdp = 17;
+constexpr uint8_t kProtoIcmpv6 = 58;
+
+// RFC 791 §3.1: flags (3 bits) and fragment offset (13 bits).
+constexpr uint16_t kIpv4MoreFragments = 0x2000;
+constexpr uint16_t kIpv4FragmentOffsetMask = 0x1fff;
+
+constexpr uint32_t kRtpMinLen = 12;  // RFC 3550 §5.1 fixed header
+constexpr uint32_t kRtcpMinLen = 8;  // RFC 3550 §6.4.1 header + SSRC
+
+inline uint16_t load_be16(const uint8_t* p) noexcept {
+  return static_cast<uint16_t>((static_cast<uint16_t>(p[0]) << 8) | p[1]);
+}
+
+// RFC 1071 §2: the one's-complement sum is byte-order independent, so sums are kept in the
+// machine's representation of network-order 16-bit words (DPDK's convention) and constants are
+// added after rte_cpu_to_be_16.
+inline uint32_t fold(uint64_t sum) noexcept {
+  while (sum >> 16) {
+    sum = (sum & 0xffff) + (sum >> 16);
+  }
+  return static_cast<uint32_t>(sum);
+}
+
+inline void set_drop(ParsedFrame& out, Drop reason) noexcept {
+  out.kind = FrameKind::drop;
+  out.drop = reason;
+}
+
+// RFC 768 (IPv4 pseudo-header) / RFC 8200 §8.1 (IPv6 pseudo-header): `addrs` points at the
+// source address immediately followed by the destination address, `addrs_len` bytes in all.
+// The UDP header and payload are `udp_len` bytes at `udp`. True if the checksum verifies.
+inline bool udp_checksum_ok(const uint8_t* addrs, uint32_t addrs_len, const uint8_t* udp,
+                            uint16_t udp_len) noexcept {
+  uint64_t sum = rte_raw_cksum(addrs, addrs_len);
+  sum += rte_cpu_to_be_16(kProtoUdp);
+  sum += rte_cpu_to_be_16(udp_len);
+  sum += rte_raw_cksum(udp, udp_len);
+  return fold(sum) == 0xffff;
+}
+
+}  // namespace
+
+void classify_frame(const uint8_t* frame, uint32_t len, uint16_t port_id, ChecksumHint ip_hint,
+                    ChecksumHint l4_hint, ParsedFrame& out) noexcept {
+  out.kind = FrameKind::drop;
+  out.drop = Drop::frame_malformed;
+  out.ip_version = 0;
+  out.vlan_tci = 0;
+  out.payload_offset = 0;
+  out.payload_len = 0;
+  // Zero the whole key (padding-free, 40 bytes) so unused address bytes and `reserved` are 0.
+  std::memset(static_cast<void*>(&out.key), 0, sizeof(out.key));
+  out.key.port_id = port_id;
+
+  if (len < kEthHeaderLen) {
+    return set_drop(out, Drop::frame_malformed);
+  }
+  uint32_t l3 = kEthHeaderLen;
+  uint16_t ether_type = load_be16(frame + 12);
+  if (ether_type == kEtherTypeVlan) {
+    if (len < kEthHeaderLen + kVlanTagLen) {
+      return set_drop(out, Drop::frame_malformed);
+    }
+    out.vlan_tci = load_be16(frame + 14);
+    ether_type = load_be16(frame + 16);
+    l3 += kVlanTagLen;
+    // A second tag (QinQ, 802.1ad 0x88a8 or stacked 0x8100) is not ours: it falls through to
+    // not_ip below, as does an outer 0x88a8.
+  }
+
+  const uint8_t* ip = frame + l3;
+  const uint32_t l3_avail = len - l3;
+  uint32_t l4 = 0;
+  uint32_t l4_avail = 0;  // IP payload length as the IP header gives it (validated)
+  uint8_t proto = 0;
+
+  switch (ether_type) {
+    case kEtherTypeArp:
+      out.kind = FrameKind::control;
+      return;
+
+    case kEtherTypeIpv4: {
+      // RFC 791 §3.1.
+      out.ip_version = 4;
+      out.key.family = 4;
+      if (l3_avail < kIpv4MinHeaderLen || (ip[0] >> 4) != 4) {
+        return set_drop(out, Drop::ip_malformed);
+      }
+      const uint32_t ihl = static_cast<uint32_t>(ip[0] & 0x0f) * 4;
+      const uint32_t total = load_be16(ip + 2);
+      if (ihl < kIpv4MinHeaderLen || total < ihl || total > l3_avail) {
+        return set_drop(out, Drop::ip_malformed);
+      }
+      if (ip_hint == ChecksumHint::bad ||
+          (ip_hint == ChecksumHint::unknown && rte_raw_cksum(ip, ihl) != 0xffff)) {
+        return set_drop(out, Drop::ip_checksum);
+      }
+      std::memcpy(out.key.remote_addr.data(), ip + 12, 4);
+      std::memcpy(out.key.local_addr.data(), ip + 16, 4);
+      const uint16_t frag = load_be16(ip + 6);
+      if ((frag & (kIpv4MoreFragments | kIpv4FragmentOffsetMask)) != 0) {
+        return set_drop(out, Drop::ip_fragment);
+      }
+      proto = ip[9];
+      if (proto == kProtoIcmp) {
+        out.kind = FrameKind::control;
+        return;
+      }
+      l4 = l3 + ihl;
+      l4_avail = total - ihl;
+      break;
+    }
+
+    case kEtherTypeIpv6: {
+      // RFC 8200 §3.
+      out.ip_version = 6;
+      out.key.family = 6;
+      if (l3_avail < kIpv6HeaderLen || (ip[0] >> 4) != 6) {
+        return set_drop(out, Drop::ip_malformed);
+      }
+      const uint32_t payload_len = load_be16(ip + 4);
+      if (payload_len > l3_avail - kIpv6HeaderLen) {
+        return set_drop(out, Drop::ip_malformed);
+      }
+      std::memcpy(out.key.remote_addr.data(), ip + 8, 16);
+      std::memcpy(out.key.local_addr.data(), ip + 24, 16);
+      proto = ip[6];
+      if (proto == kProtoIcmpv6) {
+        out.kind = FrameKind::control;
+        return;
+      }
+      l4 = l3 + kIpv6HeaderLen;
+      l4_avail = payload_len;
+      break;
+    }
+
+    default:
+      return set_drop(out, Drop::not_ip);
+  }
+
+  if (proto != kProtoUdp) {
+    return set_drop(out, Drop::not_udp);
+  }
+
+  // RFC 768: the UDP length covers header and data and must fit in the IP payload.
+  const uint8_t* udp = frame + l4;
+  if (l4_avail < kUdpHeaderLen) {
+    return set_drop(out, Drop::udp_malformed);
+  }
+  const uint16_t udp_len = load_be16(udp + 4);
+  if (udp_len < kUdpHeaderLen || udp_len > l4_avail) {
+    return set_drop(out, Drop::udp_malformed);
+  }
+  out.key.remote_port = load_be16(udp);
+  out.key.local_port = load_be16(udp + 2);
+
+  const uint16_t udp_cksum = load_be16(udp + 6);
+  if (out.ip_version == 6 && udp_cksum == 0) {
+    // RFC 8200 §8.1: a zero UDP checksum over IPv6 must be discarded, whatever the NIC says.
+    return set_drop(out, Drop::udp_checksum);
+  }
+  if (l4_hint == ChecksumHint::bad) {
+    return set_drop(out, Drop::udp_checksum);
+  }
+  // RFC 768: zero means the IPv4 sender computed no checksum.
+  if (l4_hint == ChecksumHint::unknown && udp_cksum != 0) {
+    const bool ok = out.ip_version == 4 ? udp_checksum_ok(ip + 12, 8, udp, udp_len)
+                                        : udp_checksum_ok(ip + 8, 32, udp, udp_len);
+    if (!ok) {
+      return set_drop(out, Drop::udp_checksum);
+    }
+  }
+
+  const uint32_t payload_offset = l4 + kUdpHeaderLen;
+  const uint32_t payload_len = udp_len - kUdpHeaderLen;
+  out.payload_offset = static_cast<uint16_t>(payload_offset);
+  out.payload_len = static_cast<uint16_t>(payload_len);
+  if (payload_len == 0) {
+    return set_drop(out, Drop::unknown_payload);
+  }
+
+  // RFC 7983 §7: demultiplex on the first byte.
+  const uint8_t* payload = frame + payload_offset;
+  const uint8_t b0 = payload[0];
+  if (b0 <= 3) {
+    out.kind = FrameKind::stun;
+  } else if (b0 >= 20 && b0 <= 63) {
+    out.kind = FrameKind::dtls;
+  } else if (b0 >= 128 && b0 <= 191) {
+    if (payload_len < 2) {
+      return set_drop(out, Drop::srtp_malformed);
+    }
+    // RFC 5761 §4: RTCP packet types 192..223 occupy the second byte; RTP payload types
+    // 64..95 are not used when RTP and RTCP share a port.
+    const uint8_t b1 = payload[1];
+    if (b1 >= 192 && b1 <= 223) {
+      if (payload_len < kRtcpMinLen) {
+        return set_drop(out, Drop::srtp_malformed);
+      }
+      out.kind = FrameKind::rtcp;
+    } else {
+      if (payload_len < kRtpMinLen) {
+        return set_drop(out, Drop::srtp_malformed);
+      }
+      out.kind = FrameKind::rtp;
+    }
+  } else {
+    return set_drop(out, Drop::unknown_payload);
+  }
+}
+
+}  // namespace srtpgate::dp::detail

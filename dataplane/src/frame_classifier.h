@@ -1,0 +1,46 @@
+// Parses one received frame (Ethernet with at most one 802.1Q tag, IPv4 or IPv6, UDP) and
+// decides where it goes: the fast path (RTP, RTCP), the control thread (STUN, DTLS, ARP, ICMP,
+// ICMPv6) or a counted drop. Works on plain bytes so tests need no EAL. Internal to dataplane/.
+#pragma once
+
+#include <cstdint>
+
+#include "srtpgate/dp/counters.h"
+#include "srtpgate/dp/flow.h"
+
+namespace srtpgate::dp::detail {
+
+enum class FrameKind : uint8_t {
+  rtp,   // RFC 7983 §7: first byte 128..191, RFC 5761 §4: payload type not 64..95
+  rtcp,  // first byte 128..191 and second byte 192..223 (RTCP packet types 192..223)
+  stun,  // first byte 0..3 (RFC 7983 §7)
+  dtls,  // first byte 20..63
+  control,  // ARP, ICMP, ICMPv6: for the control thread
+  drop,     // see ParsedFrame::drop
+};
+
+// What the NIC already checked (DPDK's RTE_MBUF_F_RX_*_CKSUM_GOOD/BAD). `unknown` means check
+// in software.
+enum class ChecksumHint : uint8_t { unknown, good, bad };
+
+struct ParsedFrame {
+  FrameKind kind;
+  Drop drop;              // meaningful when kind == drop
+  uint8_t ip_version;     // 4 or 6; 0 for ARP
+  uint16_t vlan_tci;      // 0 when untagged
+  uint16_t payload_offset;  // UDP payload, from the start of the frame
+  uint16_t payload_len;     // UDP payload length as the UDP header gives it (validated)
+  FlowKey key;              // local = destination address/port; port_id set from the argument
+  // `key` is filled as far as the frame was parsed, so drops can still be attributed: addresses
+  // once the IP header is valid, ports once the UDP length is; the rest stays zero.
+};
+
+// Classifies `len` bytes of `frame` received on `port_id`. Never reads outside [frame, frame+len).
+// Trailing bytes after the IP datagram (Ethernet padding) are ignored. IPv4 options are allowed;
+// IPv6 extension headers are not (their frames are dropped as not_udp, except ICMPv6 which is
+// punted). A UDP checksum of zero is accepted for IPv4 (RFC 768) and rejected for IPv6
+// (RFC 8200 §8.1).
+void classify_frame(const uint8_t* frame, uint32_t len, uint16_t port_id, ChecksumHint ip_hint,
+                    ChecksumHint l4_hint, ParsedFrame& out) noexcept;
+
+}  // namespace srtpgate::dp::detail
