@@ -1,0 +1,177 @@
+// The worker's flow table: one-key operations, its capacity promise, a million flows, and bulk
+// lookups mixing hits and misses.
+#include <gtest/gtest.h>
+#include <rte_malloc.h>
+#include <rte_memory.h>
+
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <vector>
+
+#include "flow_table.h"
+#include "srtpgate/dp/flow.h"
+
+namespace srtpgate::dp::detail {
+namespace {
+
+// A distinct IPv4 flow per index: remote 198.18.0.0/15 address and port from the index.
+FlowKey key_of(uint32_t i, uint16_t port_id = 0) {
+  FlowKey k;
+  k.family = 4;
+  k.port_id = port_id;
+  k.local_addr = {198, 18, 0, 1};
+  k.local_port = 4000;
+  k.remote_addr = {198, static_cast<uint8_t>(18 + ((i >> 24) & 1)), static_cast<uint8_t>(i >> 16),
+                   static_cast<uint8_t>(i >> 8)};
+  k.remote_port = static_cast<uint16_t>(1024 + (i & 0xff) * 64 + ((i >> 25) & 63));
+  return k;
+}
+
+// A distinct non-null pointer per index (the table never dereferences its values).
+void* value_of(uint32_t i) {
+  static std::vector<char> slab(2'000'000);
+  return &slab.at(i);
+}
+
+TEST(FlowTable, AddFindRemove) {
+  auto t = FlowTable::create("ft_basic", 16, SOCKET_ID_ANY);
+  ASSERT_TRUE(t) << t.message();
+  FlowTable& table = **t;
+  EXPECT_EQ(table.capacity(), 16u);
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_EQ(table.find(key_of(1)), nullptr);
+
+  EXPECT_TRUE(table.add(key_of(1), value_of(1)));
+  EXPECT_TRUE(table.add(key_of(2), value_of(2)));
+  EXPECT_EQ(table.size(), 2u);
+  EXPECT_EQ(table.find(key_of(1)), value_of(1));
+  EXPECT_EQ(table.find(key_of(2)), value_of(2));
+  // Same addresses, another DPDK port: another flow.
+  EXPECT_EQ(table.find(key_of(1, 1)), nullptr);
+
+  EXPECT_EQ(table.remove(key_of(1)), value_of(1));
+  EXPECT_EQ(table.find(key_of(1)), nullptr);
+  EXPECT_EQ(table.remove(key_of(1)), nullptr);
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_EQ(table.find(key_of(2)), value_of(2));
+}
+
+TEST(FlowTable, DuplicateAddFailsAndKeepsTheFirstValue) {
+  auto t = FlowTable::create("ft_dup", 16, SOCKET_ID_ANY);
+  ASSERT_TRUE(t) << t.message();
+  EXPECT_TRUE((*t)->add(key_of(5), value_of(5)));
+  EXPECT_FALSE((*t)->add(key_of(5), value_of(6)));
+  EXPECT_EQ((*t)->find(key_of(5)), value_of(5));
+  EXPECT_EQ((*t)->size(), 1u);
+}
+
+TEST(FlowTable, FullAtCapacityAndFreesOnRemove) {
+  for (const uint32_t capacity : {1u, 8u, 100u}) {
+    auto t = FlowTable::create("ft_full" + std::to_string(capacity), capacity, SOCKET_ID_ANY);
+    ASSERT_TRUE(t) << t.message();
+    FlowTable& table = **t;
+    for (uint32_t i = 0; i < capacity; ++i) {
+      ASSERT_TRUE(table.add(key_of(i), value_of(i))) << i << " of " << capacity;
+    }
+    EXPECT_EQ(table.size(), capacity);
+    EXPECT_FALSE(table.add(key_of(capacity), value_of(capacity)));
+    EXPECT_EQ(table.find(key_of(capacity)), nullptr);
+    EXPECT_EQ(table.remove(key_of(0)), value_of(0));
+    EXPECT_TRUE(table.add(key_of(capacity), value_of(capacity)));
+    EXPECT_EQ(table.find(key_of(capacity)), value_of(capacity));
+  }
+}
+
+TEST(FlowTable, RejectsBadParameters) {
+  auto zero = FlowTable::create("ft_zero", 0, SOCKET_ID_ANY);
+  EXPECT_FALSE(zero);
+  auto long_name = FlowTable::create(std::string(40, 'x'), 8, SOCKET_ID_ANY);
+  ASSERT_FALSE(long_name);
+  EXPECT_NE(long_name.message().find("characters"), std::string::npos) << long_name.message();
+  auto first = FlowTable::create("ft_same", 8, SOCKET_ID_ANY);
+  ASSERT_TRUE(first) << first.message();
+  auto second = FlowTable::create("ft_same", 8, SOCKET_ID_ANY);
+  ASSERT_FALSE(second);
+  EXPECT_NE(second.message().find("ft_same"), std::string::npos) << second.message();
+}
+
+TEST(FlowTable, LookupBulkMixesHitsAndMisses) {
+  auto t = FlowTable::create("ft_bulk", 1024, SOCKET_ID_ANY);
+  ASSERT_TRUE(t) << t.message();
+  FlowTable& table = **t;
+  for (uint32_t i = 0; i < 1024; i += 2) {
+    ASSERT_TRUE(table.add(key_of(i), value_of(i)));
+  }
+  for (const unsigned n : {1u, 7u, 32u, FlowTable::kMaxLookup}) {
+    std::vector<FlowKey> keys;
+    for (unsigned j = 0; j < n; ++j) {
+      keys.push_back(key_of(j * 3));  // even indices hit, odd ones miss
+    }
+    std::vector<const FlowKey*> ptrs;
+    ptrs.reserve(keys.size());
+    for (const auto& k : keys) {
+      ptrs.push_back(&k);
+    }
+    char junk = 0;
+    std::vector<void*> values(n, &junk);  // a miss must overwrite it with nullptr
+    table.lookup_bulk(ptrs.data(), n, values.data());
+    for (unsigned j = 0; j < n; ++j) {
+      const uint32_t i = j * 3;
+      EXPECT_EQ(values[j], i % 2 == 0 ? value_of(i) : nullptr) << "burst " << n << " key " << j;
+    }
+  }
+  table.lookup_bulk(nullptr, 0, nullptr);  // an empty burst is fine
+}
+
+size_t heap_bytes_in_use() {
+  size_t total = 0;
+  for (unsigned s = 0; s < rte_socket_count(); ++s) {
+    rte_malloc_socket_stats stats{};
+    if (rte_malloc_get_socket_stats(rte_socket_id_by_idx(s), &stats) == 0) {
+      total += stats.heap_allocsz_bytes;
+    }
+  }
+  return total;
+}
+
+TEST(FlowTable, AMillionFlows) {
+  constexpr uint32_t kFlows = 1'000'000;
+  const size_t before = heap_bytes_in_use();
+  auto t = FlowTable::create("ft_million", kFlows, SOCKET_ID_ANY);
+  ASSERT_TRUE(t) << t.message();
+  FlowTable& table = **t;
+  const size_t after = heap_bytes_in_use();
+  std::printf("[ info     ] flow table for %u flows uses %.1f MiB of DPDK memory\n", kFlows,
+              static_cast<double>(after - before) / (1024.0 * 1024.0));
+  RecordProperty("flow_table_1M_bytes", std::to_string(after - before));
+
+  for (uint32_t i = 0; i < kFlows; ++i) {
+    ASSERT_TRUE(table.add(key_of(i), value_of(i))) << "flow " << i;
+  }
+  EXPECT_EQ(table.size(), kFlows);
+  EXPECT_FALSE(table.add(key_of(kFlows), value_of(kFlows)));
+
+  std::array<FlowKey, FlowTable::kMaxLookup> keys;
+  std::array<const FlowKey*, FlowTable::kMaxLookup> ptrs;
+  std::array<void*, FlowTable::kMaxLookup> values;
+  for (uint32_t base = 0; base < kFlows; base += FlowTable::kMaxLookup) {
+    const unsigned n = std::min<uint32_t>(FlowTable::kMaxLookup, kFlows - base);
+    for (unsigned j = 0; j < n; ++j) {
+      keys[j] = key_of(base + j);
+      ptrs[j] = &keys[j];
+    }
+    table.lookup_bulk(ptrs.data(), n, values.data());
+    for (unsigned j = 0; j < n; ++j) {
+      ASSERT_EQ(values[j], value_of(base + j)) << "flow " << base + j;
+    }
+  }
+  for (uint32_t i = 0; i < kFlows; ++i) {
+    ASSERT_EQ(table.remove(key_of(i)), value_of(i)) << "flow " << i;
+  }
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_EQ(table.find(key_of(0)), nullptr);
+}
+
+}  // namespace
+}  // namespace srtpgate::dp::detail
