@@ -1,0 +1,395 @@
+// One worker's loop: control messages between bursts, then per burst the stages of
+// docs/architecture.md: classify, punt, look up, one crypto submission per direction, rewrite,
+// transmit. Nothing here allocates, locks, throws, or does a locked read-modify-write.
+#include "worker.h"
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+#include <rte_ring.h>
+
+#include <algorithm>
+
+#include "frame_classifier.h"
+
+namespace srtpgate::dp::detail {
+
+namespace {
+
+Drop drop_of(srtp::Status s) noexcept {
+  switch (s) {
+    case srtp::Status::auth_failure: return Drop::auth_failure;
+    case srtp::Status::replay_old:
+    case srtp::Status::replay_duplicate: return Drop::replay;
+    case srtp::Status::no_stream:
+    case srtp::Status::stream_limit: return Drop::stream_limit;
+    case srtp::Status::unknown_mki: return Drop::unknown_mki;
+    case srtp::Status::key_expired: return Drop::key_expired;
+    case srtp::Status::no_tailroom: return Drop::no_tailroom;
+    default: return Drop::srtp_malformed;
+  }
+}
+
+ChecksumHint ip_hint(uint64_t ol) noexcept {
+  switch (ol & RTE_MBUF_F_RX_IP_CKSUM_MASK) {
+    case RTE_MBUF_F_RX_IP_CKSUM_GOOD: return ChecksumHint::good;
+    case RTE_MBUF_F_RX_IP_CKSUM_BAD: return ChecksumHint::bad;
+    default: return ChecksumHint::unknown;
+  }
+}
+
+ChecksumHint l4_hint(uint64_t ol) noexcept {
+  switch (ol & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
+    case RTE_MBUF_F_RX_L4_CKSUM_GOOD: return ChecksumHint::good;
+    case RTE_MBUF_F_RX_L4_CKSUM_BAD: return ChecksumHint::bad;
+    default: return ChecksumHint::unknown;
+  }
+}
+
+}  // namespace
+
+FlowStats snapshot(const FlowCounters& c) noexcept {
+  FlowStats s;
+  s.rx_packets = c.rx_packets.get();
+  s.rx_bytes = c.rx_bytes.get();
+  s.tx_packets = c.tx_packets.get();
+  s.tx_bytes = c.tx_bytes.get();
+  s.rtcp_packets = c.rtcp_packets.get();
+  for (std::size_t i = 0; i < kDropCount; ++i) {
+    s.drops[i] = c.drops[i].get();
+  }
+  return s;
+}
+
+Worker::Worker(Setup setup) : setup_(std::move(setup)) {
+  setup_.burst = std::clamp<uint16_t>(setup_.burst, 1, kMaxBurst);
+}
+
+Worker::~Worker() = default;
+
+WorkerStats Worker::stats() const noexcept {
+  WorkerStats s;
+  s.rx_packets = counters_.rx_packets.get();
+  s.rx_bytes = counters_.rx_bytes.get();
+  s.tx_packets = counters_.tx_packets.get();
+  s.tx_bytes = counters_.tx_bytes.get();
+  s.punted = counters_.punted.get();
+  s.polls = counters_.polls.get();
+  s.busy_polls = counters_.busy_polls.get();
+  s.flows = counters_.flows_added.get() - counters_.flows_removed.get();
+  s.messages = counters_.messages.get();
+  for (std::size_t i = 0; i < kDropCount; ++i) {
+    s.drops[i] = counters_.drops[i].get();
+  }
+  return s;
+}
+
+void Worker::apply(ControlMessage& m) noexcept {
+  FlowTable& table = *setup_.table;
+  switch (m.kind) {
+    case MessageKind::install:
+      m.ok = table.add(m.key, m.flow);
+      if (m.ok) {
+        counters_.flows_added.add(1);
+      }
+      break;
+    case MessageKind::remove:
+      m.flow = static_cast<Flow*>(table.remove(m.key));
+      m.ok = m.flow != nullptr;
+      if (m.ok) {
+        counters_.flows_removed.add(1);
+      }
+      break;
+    case MessageKind::rekey: {
+      // The control thread derived the new keys; swapping them in moves no stream state, so
+      // the ROC and replay window carry over (RFC 3711 §3.3.1) and no packet waits.
+      auto* f = static_cast<Flow*>(table.find(m.key));
+      m.ok = f != nullptr;
+      if (m.ok && m.inbound) {
+        m.ok = f->inbound && f->inbound->swap_keys(*m.inbound);
+      }
+      if (m.ok && m.outbound) {
+        m.ok = f->outbound && f->outbound->swap_keys(*m.outbound);
+      }
+      break;
+    }
+  }
+}
+
+void Worker::apply_messages() noexcept {
+  // Answers go back on a ring as large as the one messages come in on; take no more than it
+  // has room for, so an answer is never lost.
+  const unsigned room = std::min(rte_ring_free_count(setup_.control_out), 32u);
+  if (room == 0 || rte_ring_empty(setup_.control_in)) {
+    return;
+  }
+  void* msgs[32];
+  const unsigned n = rte_ring_sc_dequeue_burst(setup_.control_in, msgs, room, nullptr);
+  for (unsigned i = 0; i < n; ++i) {
+    apply(*static_cast<ControlMessage*>(msgs[i]));
+  }
+  rte_ring_sp_enqueue_burst(setup_.control_out, msgs, n, nullptr);
+  counters_.messages.add(n);
+}
+
+std::size_t Worker::poll_once() noexcept {
+  apply_messages();
+  counters_.polls.add(1);
+  std::size_t total = 0;
+  rte_mbuf* pkts[kMaxBurst];
+  for (const RxQueue& q : setup_.rx) {
+    const uint16_t n = rte_eth_rx_burst(q.port_id, q.queue, pkts, setup_.burst);
+    if (n != 0) {
+      process(pkts, n, q.port_id);
+      total += n;
+    }
+  }
+  if (total != 0) {
+    counters_.busy_polls.add(1);
+  }
+  return total;
+}
+
+void Worker::run(const std::atomic<bool>& stop) noexcept {
+  while (!stop.load(std::memory_order_relaxed)) {
+    if (poll_once() == 0) {
+      rte_pause();
+    }
+  }
+}
+
+void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
+  // --- Stage 1: classify. Drops are counted and freed at once; STUN, DTLS, ARP and ICMP go to
+  // the control thread; RTP and RTCP stay. --------------------------------------------------
+  ParsedFrame pf[kMaxBurst];
+  const FlowKey* keys[kMaxBurst];
+  rte_mbuf* fast[kMaxBurst];
+  rte_mbuf* punt[kMaxBurst];
+  unsigned nfast = 0;
+  unsigned npunt = 0;
+  uint64_t rx_bytes = 0;
+  for (unsigned i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    // Not every PMD stamps the port (ring ports do not); the control thread relies on it.
+    m->port = port_id;
+    rx_bytes += m->pkt_len;
+    ParsedFrame& p = pf[nfast];
+    if (m->nb_segs != 1) {
+      // Chained mbufs only come from jumbo frames; RTP never needs them.
+      p.kind = FrameKind::drop;
+      p.drop = Drop::frame_malformed;
+    } else {
+      classify_frame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, port_id,
+                     ip_hint(m->ol_flags), l4_hint(m->ol_flags), p);
+    }
+    switch (p.kind) {
+      case FrameKind::rtp:
+      case FrameKind::rtcp:
+        keys[nfast] = &p.key;
+        fast[nfast++] = m;
+        break;
+      case FrameKind::stun:
+      case FrameKind::dtls:
+      case FrameKind::control:
+        punt[npunt++] = m;
+        break;
+      case FrameKind::drop:
+        counters_.drops[static_cast<std::size_t>(p.drop)].add(1);
+        rte_pktmbuf_free(m);
+        break;
+    }
+  }
+  counters_.rx_packets.add(n);
+  counters_.rx_bytes.add(rx_bytes);
+
+  if (npunt != 0) {
+    const unsigned queued =
+        rte_ring_sp_enqueue_burst(setup_.punt, reinterpret_cast<void**>(punt), npunt, nullptr);
+    counters_.punted.add(queued);
+    if (queued != npunt) {
+      counters_.drops[static_cast<std::size_t>(Drop::punt_full)].add(npunt - queued);
+      rte_pktmbuf_free_bulk(punt + queued, npunt - queued);
+    }
+  }
+  if (nfast == 0) {
+    return;
+  }
+
+  // --- Stage 2: look up every flow in one bulk call. ------------------------------------------
+  void* found[kMaxBurst];
+  setup_.table->lookup_bulk(keys, nfast, found);
+
+  // --- Stage 3: crypto. All RTP to unprotect (unprotect and the first half of transcrypt)
+  // goes to the library in one submission, then all RTP to protect; RTCP, a few packets per
+  // second per call, goes one packet at a time. ----------------------------------------------
+  Flow* flow[kMaxBurst];
+  srtp::PacketView view[kMaxBurst];
+  bool alive[kMaxBurst];
+  srtp::Session* sess[kMaxBurst];
+  srtp::PacketView batch[kMaxBurst];
+  srtp::Status status[kMaxBurst];
+  uint8_t slot[kMaxBurst];
+  unsigned nbatch = 0;
+
+  const auto drop = [&](unsigned j, Drop why) {
+    alive[j] = false;
+    counters_.drops[static_cast<std::size_t>(why)].add(1);
+    if (flow[j] != nullptr) {
+      flow[j]->counters.drops[static_cast<std::size_t>(why)].add(1);
+    }
+  };
+
+  for (unsigned j = 0; j < nfast; ++j) {
+    Flow* f = static_cast<Flow*>(found[j]);
+    flow[j] = f;
+    alive[j] = true;
+    if (f == nullptr) {
+      drop(j, Drop::no_session);
+      continue;
+    }
+    rte_mbuf* m = fast[j];
+    uint8_t* payload = rte_pktmbuf_mtod(m, uint8_t*) + pf[j].payload_offset;
+    const auto* buf = static_cast<uint8_t*>(m->buf_addr);
+    // The egress headers go in front of the payload; RX headroom plus the ingress headers
+    // always leave room, but a driver's odd data offset must not let us write before the buffer.
+    if (payload - buf < f->egress.len) {
+      drop(j, Drop::frame_malformed);
+      continue;
+    }
+    view[j] = srtp::PacketView{payload, pf[j].payload_len,
+                               static_cast<uint32_t>(buf + m->buf_len - payload)};
+    f->counters.rx_packets.add(1);
+    f->counters.rx_bytes.add(pf[j].payload_len);
+    if (pf[j].kind == FrameKind::rtcp) {
+      f->counters.rtcp_packets.add(1);
+      srtp::Status st = srtp::Status::ok;
+      if (f->inbound && (f->action == Action::unprotect || f->action == Action::transcrypt)) {
+        f->inbound->unprotect_rtcp({&view[j], 1}, {&st, 1});
+      }
+      if (st == srtp::Status::ok && f->outbound &&
+          (f->action == Action::protect || f->action == Action::transcrypt)) {
+        f->outbound->protect_rtcp({&view[j], 1}, {&st, 1});
+      }
+      if (st != srtp::Status::ok) {
+        drop(j, drop_of(st));
+      }
+      continue;
+    }
+    if (f->action == Action::unprotect || f->action == Action::transcrypt) {
+      sess[nbatch] = f->inbound.get();
+      batch[nbatch] = view[j];
+      slot[nbatch++] = static_cast<uint8_t>(j);
+    }
+  }
+  if (nbatch != 0) {
+    srtp::unprotect_rtp_burst({sess, nbatch}, {batch, nbatch}, {status, nbatch});
+    for (unsigned b = 0; b < nbatch; ++b) {
+      const unsigned j = slot[b];
+      if (status[b] != srtp::Status::ok) {
+        drop(j, drop_of(status[b]));
+      } else {
+        view[j] = batch[b];
+      }
+    }
+  }
+  nbatch = 0;
+  for (unsigned j = 0; j < nfast; ++j) {
+    if (alive[j] && pf[j].kind == FrameKind::rtp &&
+        (flow[j]->action == Action::protect || flow[j]->action == Action::transcrypt)) {
+      sess[nbatch] = flow[j]->outbound.get();
+      batch[nbatch] = view[j];
+      slot[nbatch++] = static_cast<uint8_t>(j);
+    }
+  }
+  if (nbatch != 0) {
+    srtp::protect_rtp_burst({sess, nbatch}, {batch, nbatch}, {status, nbatch});
+    for (unsigned b = 0; b < nbatch; ++b) {
+      const unsigned j = slot[b];
+      if (status[b] != srtp::Status::ok) {
+        drop(j, drop_of(status[b]));
+      } else {
+        view[j] = batch[b];
+      }
+    }
+  }
+
+  // --- Stage 4: rewrite to the next hop, then one tx burst per egress port. A transmitted
+  // mbuf belongs to the driver at once, so everything the counters need is taken before. ----
+  rte_mbuf* out[kMaxBurst];
+  Flow* out_flow[kMaxBurst];
+  uint16_t out_len[kMaxBurst];  // payload bytes
+  unsigned nout = 0;
+  for (unsigned j = 0; j < nfast; ++j) {
+    rte_mbuf* m = fast[j];
+    if (!alive[j]) {
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    Flow* f = flow[j];
+    const EgressTemplate& e = f->egress;
+    const auto len = static_cast<uint16_t>(view[j].len);
+    uint8_t* frame = write_egress_headers(
+        e, view[j].data, len,
+        f->udp_checksum_offload ? UdpChecksum::offload : UdpChecksum::software);
+    m->data_off = static_cast<uint16_t>(frame - static_cast<uint8_t*>(m->buf_addr));
+    m->data_len = static_cast<uint16_t>(e.len + len);
+    m->pkt_len = m->data_len;
+    if (f->udp_checksum_offload) {
+      m->ol_flags = RTE_MBUF_F_TX_UDP_CKSUM |
+                    (e.ip_version == 4 ? RTE_MBUF_F_TX_IPV4 : RTE_MBUF_F_TX_IPV6);
+      m->l2_len = e.l2_len;
+      m->l3_len = e.l3_len;
+    } else {
+      m->ol_flags = 0;
+    }
+    out[nout] = m;
+    out_flow[nout] = f;
+    out_len[nout++] = len;
+  }
+  transmit(out, out_flow, out_len, nout);
+}
+
+void Worker::transmit(rte_mbuf** out, Flow** out_flow, const uint16_t* out_len,
+                      unsigned nout) noexcept {
+  rte_mbuf* group[kMaxBurst];
+  uint8_t member[kMaxBurst];
+  bool done[kMaxBurst] = {};
+  uint64_t tx_packets = 0;
+  uint64_t tx_bytes = 0;
+  for (unsigned first = 0; first < nout; ++first) {
+    if (done[first]) {
+      continue;
+    }
+    // Gather this port's packets (almost always all of them) in burst order.
+    const uint16_t port = out_flow[first]->tx_port;
+    unsigned count = 0;
+    for (unsigned k = first; k < nout; ++k) {
+      if (!done[k] && out_flow[k]->tx_port == port) {
+        done[k] = true;
+        member[count] = static_cast<uint8_t>(k);
+        group[count++] = out[k];
+      }
+    }
+    const uint16_t sent = rte_eth_tx_burst(port, setup_.tx_queue, group, count);
+    for (unsigned c = 0; c < count; ++c) {
+      const unsigned k = member[c];
+      Flow* f = out_flow[k];
+      if (c < sent) {
+        f->counters.tx_packets.add(1);
+        f->counters.tx_bytes.add(out_len[k]);
+        tx_bytes += out_len[k] + f->egress.len;
+      } else {
+        f->counters.drops[static_cast<std::size_t>(Drop::tx_full)].add(1);
+      }
+    }
+    tx_packets += sent;
+    if (sent != count) {
+      counters_.drops[static_cast<std::size_t>(Drop::tx_full)].add(count - sent);
+      rte_pktmbuf_free_bulk(group + sent, count - sent);
+    }
+  }
+  counters_.tx_packets.add(tx_packets);
+  counters_.tx_bytes.add(tx_bytes);
+}
+
+}  // namespace srtpgate::dp::detail

@@ -1,0 +1,134 @@
+// A worker lcore: its flows, its queues, its counters, and one iteration of its loop.
+// Internal to dataplane/. The path of one packet through poll_once() is in docs/architecture.md.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "flow_table.h"
+#include "header_rewrite.h"
+#include "srtpgate/crypto.h"
+#include "srtpgate/dp/counters.h"
+#include "srtpgate/dp/flow.h"
+#include "srtpgate/session.h"
+
+struct rte_mbuf;
+struct rte_ring;
+
+namespace srtpgate::dp::detail {
+
+// A counter with one writer: the owner adds with a plain load and store (no locked
+// read-modify-write on the fast path); any thread may read it at any time.
+class Counter {
+ public:
+  void add(uint64_t n) noexcept {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+struct FlowCounters {
+  Counter rx_packets;
+  Counter rx_bytes;
+  Counter tx_packets;
+  Counter tx_bytes;
+  Counter rtcp_packets;
+  Counter drops[kDropCount];
+};
+
+// A flow as its worker sees it. The control thread builds it (keys derived, sessions bound to
+// the worker's engine), hands it over in an install message, and frees it once the worker hands
+// it back after removal. Between the two only the worker touches it, except the counters.
+struct alignas(64) Flow {
+  // Read-mostly: what the fast path needs to process and forward a packet.
+  FlowKey key;
+  Action action = Action::unprotect;
+  bool udp_checksum_offload = false;  // the egress port computes UDP checksums
+  uint16_t tx_port = 0;
+  std::unique_ptr<srtp::Session> inbound;   // unprotect, transcrypt
+  std::unique_ptr<srtp::Session> outbound;  // protect, transcrypt
+  EgressTemplate egress;
+  // Written by the worker, read by anyone.
+  alignas(64) FlowCounters counters;
+};
+
+FlowStats snapshot(const FlowCounters& c) noexcept;
+
+// Messages from the control thread to a worker, answered on the way back with the same object.
+enum class MessageKind : uint8_t { install, remove, rekey };
+struct ControlMessage {
+  MessageKind kind = MessageKind::install;
+  FlowKey key;
+  // install: the new flow. remove: the flow the worker let go of (answer).
+  Flow* flow = nullptr;
+  // rekey: sessions holding the new keys; they come back holding the old ones.
+  std::unique_ptr<srtp::Session> inbound;
+  std::unique_ptr<srtp::Session> outbound;
+  bool ok = false;  // the worker's answer
+};
+
+struct WorkerCounters {
+  Counter rx_packets;
+  Counter rx_bytes;
+  Counter tx_packets;
+  Counter tx_bytes;
+  Counter punted;
+  Counter polls;
+  Counter busy_polls;
+  Counter flows_added;
+  Counter flows_removed;
+  Counter messages;
+  Counter drops[kDropCount];
+};
+
+struct RxQueue {
+  uint16_t port_id;
+  uint16_t queue;
+};
+
+class Worker {
+ public:
+  static constexpr unsigned kMaxBurst = 64;
+
+  struct Setup {
+    unsigned index = 0;
+    uint16_t tx_queue = 0;  // the worker's own tx queue on every port
+    uint16_t burst = 32;
+    std::vector<RxQueue> rx;
+    std::unique_ptr<FlowTable> table;
+    std::shared_ptr<crypto::Engine> engine;
+    rte_ring* control_in = nullptr;   // ControlMessage* from the control thread
+    rte_ring* control_out = nullptr;  // answers
+    rte_ring* punt = nullptr;         // rte_mbuf* to the control thread (mbuf->port says where from)
+  };
+
+  explicit Worker(Setup setup);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Apply pending control messages, then one burst from each rx queue. Returns packets received.
+  std::size_t poll_once() noexcept;
+  // Loops on poll_once() until `stop` is set; for rte_eal_remote_launch.
+  void run(const std::atomic<bool>& stop) noexcept;
+
+  WorkerStats stats() const noexcept;
+  const std::shared_ptr<crypto::Engine>& engine() const noexcept { return setup_.engine; }
+
+ private:
+  void apply_messages() noexcept;
+  void apply(ControlMessage& m) noexcept;
+  void process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept;
+  void transmit(rte_mbuf** out, Flow** out_flow, const uint16_t* out_len,
+                unsigned nout) noexcept;
+
+  Setup setup_;
+  alignas(64) WorkerCounters counters_;
+};
+
+}  // namespace srtpgate::dp::detail

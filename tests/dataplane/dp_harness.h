@@ -1,0 +1,209 @@
+// A dataplane between two in-process ring ports, for tests: frames go into the ingress port's
+// rx rings (on the queue the NIC's RSS would pick), come out of the egress port's tx rings.
+// Addresses are from 198.18.0.0/15 (RFC 2544 benchmarking), though nothing leaves the process.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "frame_classifier.h"
+#include "header_rewrite.h"
+#include "port.h"
+#include "srtpgate/dp/dataplane.h"
+
+namespace srtpgate::dp::testing {
+
+using Bytes = std::vector<uint8_t>;
+
+inline IpAddress ip(const char* text) {
+  auto a = IpAddress::parse(text);
+  EXPECT_TRUE(a) << a.message();
+  return a.value();
+}
+
+// A frame that came out of the dataplane, parsed back.
+struct Output {
+  detail::ParsedFrame frame;
+  Bytes payload;
+  std::array<uint8_t, 6> dst_mac{};
+  uint16_t tx_queue = 0;
+};
+
+inline constexpr std::array<uint8_t, 6> kPeerMac = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+inline constexpr std::array<uint8_t, 6> kNextHopMac = {0x02, 0x00, 0x00, 0x00, 0x00, 0x02};
+
+class Harness {
+ public:
+  struct Options {
+    unsigned workers = 1;
+    bool launch = false;
+    uint32_t flows_per_worker = 4096;
+    crypto::Backend backend = crypto::Backend::ipsecmb;
+    uint32_t ring_size = 4096;
+  };
+
+  explicit Harness(const Options& o) : options_(o) {
+    static std::atomic<unsigned> instance{0};
+    const unsigned id = instance++;
+    const auto socket = static_cast<int>(rte_socket_id());
+    // rte_eth_from_rings names its port "net_ring_" + the name it is given.
+    in_name_ = "hin" + std::to_string(id);
+    out_name_ = "hout" + std::to_string(id);
+    auto pool = detail::make_mbuf_pool("hpool" + std::to_string(id), 16383, socket);
+    EXPECT_TRUE(pool) << pool.message();
+    pool_ = std::move(pool.value());
+    const auto txq = static_cast<uint16_t>(o.workers + 1);
+    auto in = detail::make_ring_port(in_name_, static_cast<uint16_t>(o.workers), txq, o.ring_size,
+                                     socket);
+    EXPECT_TRUE(in) << in.message();
+    in_ = std::move(in.value());
+    auto out = detail::make_ring_port(out_name_, 1, txq, o.ring_size, socket);
+    EXPECT_TRUE(out) << out.message();
+    out_ = std::move(out.value());
+
+    DataplaneConfig c;
+    PortConfig pin;
+    pin.name = "net_ring_" + in_name_;
+    pin.rss = false;
+    pin.emulated_rss = o.workers > 1;
+    PortConfig pout;
+    pout.name = "net_ring_" + out_name_;
+    pout.rss = false;
+    c.ports = {pin, pout};
+    c.workers = o.workers;
+    c.launch_workers = o.launch;
+    c.backend = o.backend;
+    c.mbufs = 8191;
+    c.flows_per_worker = o.flows_per_worker;
+    auto dp = Dataplane::create(c);
+    EXPECT_TRUE(dp) << dp.message();
+    if (dp) {
+      dp_ = std::move(dp.value());
+    }
+  }
+
+  ~Harness() {
+    dp_.reset();
+    for (auto* port : {in_.get(), out_.get()}) {
+      for (auto& r : port->tx_rings) drain_ring(r.get());
+      for (auto& r : port->rx_rings) drain_ring(r.get());
+    }
+  }
+
+  Dataplane& dp() { return *dp_; }
+  bool ok() const { return dp_ != nullptr; }
+  uint16_t in_port() const { return in_->port_id; }
+  uint16_t out_port() const { return out_->port_id; }
+
+  // Our side of flow n: 198.18.0.1:(10000 + n) <- 198.18.1.(n % 250 + 1):(20000 + n / 250).
+  FlowKey key(unsigned n) const {
+    return make_flow_key(in_port(), ip("198.18.0.1"), static_cast<uint16_t>(10000 + n % 50000),
+                         ip(("198.18.1." + std::to_string(n % 250 + 1)).c_str()),
+                         static_cast<uint16_t>(20000 + n / 250 % 40000));
+  }
+  NextHop next_hop(unsigned n) const {
+    NextHop h;
+    h.port_id = out_port();
+    h.dst_mac = kNextHopMac;
+    h.src_addr = ip("198.19.0.1");
+    h.src_port = static_cast<uint16_t>(30000 + n % 30000);
+    h.dst_addr = ip("198.19.1.1");
+    h.dst_port = static_cast<uint16_t>(40000 + n % 20000);
+    return h;
+  }
+
+  // Wraps a UDP payload in the frame the peer of `k` sends, onto the queue RSS would pick.
+  rte_mbuf* frame_for(const FlowKey& k, const Bytes& payload) {
+    NextHop h;  // the peer's view: from remote to local
+    h.port_id = k.port_id;
+    h.dst_mac = {0x02, 0, 0, 0, 0, 0x10};
+    h.src_addr.family = h.dst_addr.family = k.family;
+    h.src_addr.bytes = k.remote_addr;
+    h.dst_addr.bytes = k.local_addr;
+    h.src_port = k.remote_port;
+    h.dst_port = k.local_port;
+    auto t = detail::build_egress_template(h, kPeerMac);
+    EXPECT_TRUE(t) << t.message();
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_.get());
+    EXPECT_NE(m, nullptr);
+    auto* data = reinterpret_cast<uint8_t*>(
+        rte_pktmbuf_append(m, static_cast<uint16_t>(t->len + payload.size())));
+    std::copy(payload.begin(), payload.end(), data + t->len);
+    detail::write_egress_headers(*t, data + t->len, static_cast<uint16_t>(payload.size()),
+                                 detail::UdpChecksum::software);
+    return m;
+  }
+
+  // Puts a raw frame on worker `w`'s queue.
+  bool inject(rte_mbuf* m, unsigned w) {
+    return rte_ring_enqueue(in_->rx_rings[w % in_->rx_rings.size()].get(), m) == 0;
+  }
+  bool send(const FlowKey& k, const Bytes& payload) {
+    return inject(frame_for(k, payload), dp_->worker_of(k));
+  }
+  rte_mbuf* raw_frame(const Bytes& bytes) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_.get());
+    auto* data = reinterpret_cast<uint8_t*>(
+        rte_pktmbuf_append(m, static_cast<uint16_t>(bytes.size())));
+    std::copy(bytes.begin(), bytes.end(), data);
+    return m;
+  }
+
+  // Polls every worker until the ingress rings are empty (polled mode only).
+  void run() {
+    for (int rounds = 0; rounds < 100000; ++rounds) {
+      bool pending = false;
+      for (auto& r : in_->rx_rings) pending |= rte_ring_count(r.get()) != 0;
+      for (unsigned w = 0; w < dp_->worker_count(); ++w) dp_->poll_worker(w);
+      if (!pending) return;
+    }
+    ADD_FAILURE() << "the workers did not drain the ingress rings";
+  }
+
+  // Everything the dataplane transmitted on the egress port so far, parsed.
+  std::vector<Output> collect() {
+    std::vector<Output> out;
+    for (uint16_t q = 0; q < out_->tx_rings.size(); ++q) {
+      void* p = nullptr;
+      while (rte_ring_dequeue(out_->tx_rings[q].get(), &p) == 0) {
+        auto* m = static_cast<rte_mbuf*>(p);
+        Output o;
+        o.tx_queue = q;
+        const auto* d = rte_pktmbuf_mtod(m, const uint8_t*);
+        detail::classify_frame(d, m->data_len, out_port(), detail::ChecksumHint::unknown,
+                               detail::ChecksumHint::unknown, o.frame);
+        std::copy(d, d + 6, o.dst_mac.begin());
+        if (o.frame.kind != detail::FrameKind::drop) {
+          o.payload.assign(d + o.frame.payload_offset,
+                           d + o.frame.payload_offset + o.frame.payload_len);
+        }
+        out.push_back(std::move(o));
+        rte_pktmbuf_free(m);
+      }
+    }
+    return out;
+  }
+
+ private:
+  static void drain_ring(rte_ring* r) {
+    void* p = nullptr;
+    while (rte_ring_dequeue(r, &p) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(p));
+  }
+
+  Options options_;
+  std::string in_name_;
+  std::string out_name_;
+  detail::MempoolPtr pool_;
+  std::unique_ptr<detail::RingPort> in_;
+  std::unique_ptr<detail::RingPort> out_;
+  std::unique_ptr<Dataplane> dp_;
+};
+
+}  // namespace srtpgate::dp::testing

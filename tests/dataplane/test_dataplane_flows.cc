@@ -1,0 +1,287 @@
+// The dataplane end to end inside one process: frames in on a ring port, through the real
+// worker loop, out on another; SRTP made and checked by Debian's libsrtp2.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "../libsrtp_oracle.h"
+#include "../packet_builders.h"
+#include "dp_harness.h"
+
+namespace srtpgate::dp::testing {
+namespace {
+
+using srtp::Profile;
+using testutil::Rng;
+
+struct Leg {
+  srtp::MasterKey key;
+  std::unique_ptr<oracle::LibsrtpOracle> lib;  // the peer's libsrtp2 session
+};
+
+// A key and the libsrtp2 session of the peer that uses it (outbound: it protects what we get).
+Leg make_leg(Rng& rng, Profile p, bool peer_protects) {
+  Leg l{testutil::random_key(rng, p), nullptr};
+  oracle::OracleConfig c;
+  c.profile = p;
+  c.outbound = peer_protects;
+  auto lib = oracle::LibsrtpOracle::create(c, oracle::OracleKey{testutil::key_salt_of(l.key), {}});
+  EXPECT_TRUE(lib) << lib.message();
+  l.lib = std::move(lib.value());
+  return l;
+}
+
+FlowSpec spec_for(Harness& h, unsigned n, Action a) {
+  FlowSpec s;
+  s.key = h.key(n);
+  s.action = a;
+  s.next_hop = h.next_hop(n);
+  return s;
+}
+
+Bytes rtp(Rng& rng, uint32_t ssrc, uint16_t seq, uint32_t payload = 160) {
+  return testutil::build_rtp(rng, ssrc, seq, seq * 160u, testutil::random_shape(rng, payload));
+}
+
+class DataplaneProfiles : public ::testing::TestWithParam<Profile> {};
+
+TEST_P(DataplaneProfiles, LibsrtpMadeSrtpComesOutAsTheOriginalRtp) {
+  Harness h({});
+  ASSERT_TRUE(h.ok());
+  Rng rng(1);
+  Leg peer = make_leg(rng, GetParam(), true);
+  FlowSpec s = spec_for(h, 0, Action::unprotect);
+  s.inbound = LegKey{GetParam(), peer.key};
+  ASSERT_TRUE(h.dp().install(s));
+  h.dp().wait_applied();
+
+  std::vector<Bytes> originals;
+  for (uint16_t seq = 65500, i = 0; i < 200; ++i, ++seq) {  // crosses a ROC boundary
+    Bytes plain = rtp(rng, 0x1234, seq);
+    Bytes srtp = plain;
+    ASSERT_EQ(peer.lib->protect_rtp(srtp), srtp_err_status_ok);
+    originals.push_back(plain);
+    ASSERT_TRUE(h.send(s.key, srtp));
+    if (i % 50 == 0) {
+      ASSERT_TRUE(h.send(s.key, srtp));  // a replay: dropped and counted
+    }
+  }
+  h.run();
+  const auto out = h.collect();
+  ASSERT_EQ(out.size(), originals.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const Output& o = out[i];
+    ASSERT_EQ(o.frame.kind, detail::FrameKind::rtp) << i;
+    EXPECT_EQ(o.payload, originals[i]) << "packet " << i;
+    EXPECT_EQ(o.dst_mac, kNextHopMac);
+    EXPECT_EQ(o.frame.key.local_port, s.next_hop.dst_port);
+    EXPECT_EQ(o.frame.key.remote_port, s.next_hop.src_port);
+    EXPECT_EQ(o.frame.key.local_addr, s.next_hop.dst_addr.bytes);
+  }
+  const auto fs = h.dp().flow_stats(s.key);
+  ASSERT_TRUE(fs);
+  EXPECT_EQ(fs->tx_packets, originals.size());
+  EXPECT_EQ(fs->drops[static_cast<std::size_t>(Drop::replay)], 4u);
+  EXPECT_EQ(h.dp().total_stats().drops[static_cast<std::size_t>(Drop::replay)], 4u);
+}
+
+TEST_P(DataplaneProfiles, ProtectedOutputIsReadByLibsrtp) {
+  Harness h({});
+  ASSERT_TRUE(h.ok());
+  Rng rng(2);
+  Leg receiver = make_leg(rng, GetParam(), false);
+  FlowSpec s = spec_for(h, 1, Action::protect);
+  s.outbound = LegKey{GetParam(), receiver.key};
+  ASSERT_TRUE(h.dp().install(s));
+
+  std::vector<Bytes> originals;
+  for (uint16_t i = 0; i < 100; ++i) {
+    originals.push_back(rtp(rng, 0xabcdef, static_cast<uint16_t>(7 + i), 20 + i * 11));
+    ASSERT_TRUE(h.send(s.key, originals.back()));
+  }
+  h.run();
+  const auto out = h.collect();
+  ASSERT_EQ(out.size(), originals.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    Bytes srtp = out[i].payload;
+    EXPECT_GT(srtp.size(), originals[i].size());
+    ASSERT_EQ(receiver.lib->unprotect_rtp(srtp), srtp_err_status_ok) << "packet " << i;
+    EXPECT_EQ(srtp, originals[i]) << "packet " << i;
+  }
+}
+
+TEST_P(DataplaneProfiles, RtcpIsUnprotectedOnTheSameFlow) {
+  Harness h({});
+  ASSERT_TRUE(h.ok());
+  Rng rng(3);
+  Leg peer = make_leg(rng, GetParam(), true);
+  FlowSpec s = spec_for(h, 2, Action::unprotect);
+  s.inbound = LegKey{GetParam(), peer.key};
+  ASSERT_TRUE(h.dp().install(s));
+  std::vector<Bytes> originals;
+  for (int i = 0; i < 20; ++i) {
+    Bytes plain = testutil::build_rtcp(rng, 0x55);
+    Bytes srtcp = plain;
+    ASSERT_EQ(peer.lib->protect_rtcp(srtcp), srtp_err_status_ok);
+    originals.push_back(plain);
+    ASSERT_TRUE(h.send(s.key, srtcp));
+  }
+  h.run();
+  const auto out = h.collect();
+  ASSERT_EQ(out.size(), originals.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].frame.kind, detail::FrameKind::rtcp);
+    EXPECT_EQ(out[i].payload, originals[i]) << "packet " << i;
+  }
+  EXPECT_EQ(h.dp().flow_stats(s.key)->rtcp_packets, originals.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(AllProfiles, DataplaneProfiles, ::testing::ValuesIn(srtp::kAllProfiles),
+                         [](const auto& info) { return std::string(srtp::name(info.param)); });
+
+struct TranscryptCase {
+  Profile from;
+  Profile to;
+};
+
+class DataplaneTranscrypt : public ::testing::TestWithParam<TranscryptCase> {};
+
+TEST_P(DataplaneTranscrypt, SrtpUnderOneKeyLeavesUnderAnother) {
+  Harness h({});
+  ASSERT_TRUE(h.ok());
+  Rng rng(4);
+  Leg sender = make_leg(rng, GetParam().from, true);
+  Leg receiver = make_leg(rng, GetParam().to, false);
+  FlowSpec s = spec_for(h, 3, Action::transcrypt);
+  s.inbound = LegKey{GetParam().from, sender.key};
+  s.outbound = LegKey{GetParam().to, receiver.key};
+  ASSERT_TRUE(h.dp().install(s));
+  std::vector<Bytes> originals;
+  for (uint16_t i = 0; i < 150; ++i) {
+    Bytes plain = rtp(rng, 0x777, static_cast<uint16_t>(65450 + i));
+    Bytes srtp = plain;
+    ASSERT_EQ(sender.lib->protect_rtp(srtp), srtp_err_status_ok);
+    originals.push_back(plain);
+    ASSERT_TRUE(h.send(s.key, srtp));
+    if (i % 10 == 0) {  // and its RTCP
+      Bytes rtcp = testutil::build_rtcp(rng, 0x777);
+      Bytes srtcp = rtcp;
+      ASSERT_EQ(sender.lib->protect_rtcp(srtcp), srtp_err_status_ok);
+      originals.push_back(rtcp);
+      ASSERT_TRUE(h.send(s.key, srtcp));
+    }
+  }
+  h.run();
+  const auto out = h.collect();
+  ASSERT_EQ(out.size(), originals.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    Bytes got = out[i].payload;
+    const bool is_rtcp = out[i].frame.kind == detail::FrameKind::rtcp;
+    ASSERT_EQ(is_rtcp ? receiver.lib->unprotect_rtcp(got) : receiver.lib->unprotect_rtp(got),
+              srtp_err_status_ok)
+        << "packet " << i;
+    EXPECT_EQ(got, originals[i]) << "packet " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Pairs, DataplaneTranscrypt,
+    ::testing::Values(TranscryptCase{Profile::aead_aes_128_gcm, Profile::aes_cm_128_hmac_sha1_80},
+                      TranscryptCase{Profile::aes_cm_128_hmac_sha1_80, Profile::aead_aes_256_gcm},
+                      TranscryptCase{Profile::aes_cm_128_hmac_sha1_32,
+                                     Profile::aes_256_cm_hmac_sha1_80}),
+    [](const auto& info) {
+      return std::string(srtp::name(info.param.from)) + "_to_" +
+             std::string(srtp::name(info.param.to));
+    });
+
+TEST(Dataplane, RejectsBadSpecsWithoutSideEffects) {
+  Harness h({});
+  ASSERT_TRUE(h.ok());
+  Rng rng(5);
+  FlowSpec s = spec_for(h, 4, Action::unprotect);
+  auto r = h.dp().install(s);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.message().find("inbound key"), std::string::npos) << r.message();
+  s.inbound = LegKey{Profile::aes_cm_128_hmac_sha1_80,
+                     testutil::random_key(rng, Profile::aes_cm_128_hmac_sha1_80)};
+  s.outbound = s.inbound;
+  r = h.dp().install(s);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.message().find("no outbound key"), std::string::npos) << r.message();
+  s.outbound.reset();
+  s.next_hop.port_id = 99;
+  r = h.dp().install(s);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.message().find("port 99"), std::string::npos) << r.message();
+  s.next_hop = h.next_hop(4);
+  s.next_hop.dst_addr = ip("2001:db8::1");
+  EXPECT_FALSE(h.dp().install(s));
+  s.next_hop = h.next_hop(4);
+  s.replay_window = 10;
+  EXPECT_FALSE(h.dp().install(s));
+  s.replay_window = 128;
+  ASSERT_TRUE(h.dp().install(s));
+  r = h.dp().install(s);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.message().find("already installed"), std::string::npos) << r.message();
+  EXPECT_EQ(h.dp().flow_count(), 1u);
+  EXPECT_FALSE(h.dp().rekey(s.key, std::nullopt,
+                            LegKey{Profile::aes_cm_128_hmac_sha1_80,
+                                   testutil::random_key(rng, Profile::aes_cm_128_hmac_sha1_80)}));
+  EXPECT_FALSE(h.dp().rekey(
+      s.key,
+      LegKey{Profile::aead_aes_128_gcm, testutil::random_key(rng, Profile::aead_aes_128_gcm)},
+      std::nullopt));
+  EXPECT_FALSE(h.dp().remove(h.key(77)));
+  ASSERT_TRUE(h.dp().remove(s.key));
+  h.dp().wait_applied();
+  EXPECT_EQ(h.dp().flow_count(), 0u);
+  EXPECT_EQ(h.dp().total_stats().flows, 0u);
+}
+
+TEST(Dataplane, RekeyKeepsTheRolloverCounter) {
+  Harness h({});
+  ASSERT_TRUE(h.ok());
+  Rng rng(6);
+  const Profile p = Profile::aes_cm_128_hmac_sha1_80;
+  Leg first = make_leg(rng, p, true);
+  FlowSpec s = spec_for(h, 5, Action::unprotect);
+  s.inbound = LegKey{p, first.key};
+  ASSERT_TRUE(h.dp().install(s));
+  std::vector<Bytes> originals;
+  uint16_t seq = 65530;
+  for (int i = 0; i < 10; ++i, ++seq) {  // ROC becomes 1
+    originals.push_back(rtp(rng, 9, seq));
+    Bytes srtp = originals.back();
+    ASSERT_EQ(first.lib->protect_rtp(srtp), srtp_err_status_ok);
+    ASSERT_TRUE(h.send(s.key, srtp));
+  }
+  h.run();
+  // The peer rekeys; its new libsrtp2 session must start at ROC 1 too.
+  srtp::MasterKey second = testutil::random_key(rng, p);
+  oracle::OracleConfig oc;
+  oc.profile = p;
+  oc.ssrc = 9;
+  auto lib2 =
+      oracle::LibsrtpOracle::create(oc, oracle::OracleKey{testutil::key_salt_of(second), {}});
+  ASSERT_TRUE(lib2);
+  ASSERT_EQ(lib2.value()->set_roc(9, 1), srtp_err_status_ok);
+  ASSERT_TRUE(h.dp().rekey(s.key, LegKey{p, second}, std::nullopt));
+  h.dp().wait_applied();
+  for (int i = 0; i < 10; ++i, ++seq) {
+    originals.push_back(rtp(rng, 9, seq));
+    Bytes srtp = originals.back();
+    ASSERT_EQ(lib2.value()->protect_rtp(srtp), srtp_err_status_ok);
+    ASSERT_TRUE(h.send(s.key, srtp));
+  }
+  h.run();
+  const auto out = h.collect();
+  ASSERT_EQ(out.size(), originals.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].payload, originals[i]) << i;
+  }
+}
+
+}  // namespace
+}  // namespace srtpgate::dp::testing

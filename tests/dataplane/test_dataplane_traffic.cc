@@ -1,0 +1,372 @@
+// The dataplane under hostile and heavy traffic: malformed frames between good ones, many flows
+// over two workers on their own lcores, and 100k flows installed, rekeyed and removed while
+// traffic flows.
+#include <gtest/gtest.h>
+#include <rte_ether.h>
+
+#include <chrono>
+#include <thread>
+
+#include "../packet_builders.h"
+#include "dp_harness.h"
+
+namespace srtpgate::dp::testing {
+namespace {
+
+using srtp::Profile;
+using testutil::Rng;
+
+constexpr Profile kProfile = Profile::aes_cm_128_hmac_sha1_80;
+
+// The sender side of a flow, made with srtpgate's own protect (libsrtp2 is the oracle in
+// test_dataplane_flows.cc; here the point is volume).
+struct Sender {
+  srtp::MasterKey key;
+  std::unique_ptr<srtp::Session> session;
+  uint16_t seq = 0;
+
+  Sender(Rng& rng, const std::shared_ptr<crypto::Engine>& engine)
+      : key(testutil::random_key(rng, kProfile)) {
+    srtp::SessionConfig c;
+    c.profile = kProfile;
+    auto s = srtp::Session::create(engine, c, key);
+    EXPECT_TRUE(s) << s.message();
+    session = std::move(s.value());
+  }
+  // Returns the plaintext in `plain` and the SRTP packet.
+  Bytes next(Rng& rng, uint32_t ssrc, Bytes& plain) {
+    plain = testutil::build_rtp(rng, ssrc, seq, seq * 160u, testutil::random_shape(rng, 160));
+    ++seq;
+    Bytes b = plain;
+    b.resize(plain.size() + 32);
+    srtp::PacketView v{b.data(), static_cast<uint32_t>(plain.size()),
+                       static_cast<uint32_t>(b.size())};
+    srtp::Status st{};
+    session->protect_rtp({&v, 1}, {&st, 1});
+    EXPECT_EQ(st, srtp::Status::ok);
+    b.resize(v.len);
+    return b;
+  }
+};
+
+std::shared_ptr<crypto::Engine> engine() {
+  auto e = crypto::make_engine(crypto::Backend::ipsecmb);
+  EXPECT_TRUE(e) << e.message();
+  return e.value();
+}
+
+FlowSpec unprotect_spec(Harness& h, unsigned n, const srtp::MasterKey& key) {
+  FlowSpec s;
+  s.key = h.key(n);
+  s.action = Action::unprotect;
+  s.inbound = LegKey{kProfile, key};
+  s.next_hop = h.next_hop(n);
+  return s;
+}
+
+// Frames that must each be dropped with exactly this reason.
+struct Bad {
+  Bytes frame;
+  Drop why;
+  const char* what;
+};
+
+TEST(DataplaneTraffic, MalformedFramesAreDroppedAndCountedAndGoodOnesPass) {
+  Harness h({});
+  ASSERT_TRUE(h.ok());
+  Rng rng(11);
+  auto eng = engine();
+  Sender sender(rng, eng);
+  const FlowSpec s = unprotect_spec(h, 0, sender.key);
+  ASSERT_TRUE(h.dp().install(s));
+
+  // A valid frame to mutate: IPv4, no VLAN. Offsets: IP at 14, UDP at 34, payload at 42.
+  Bytes plain;
+  const Bytes srtp = sender.next(rng, 1, plain);
+  rte_mbuf* m = h.frame_for(s.key, srtp);
+  const auto* d = rte_pktmbuf_mtod(m, const uint8_t*);
+  const Bytes good(d, d + m->data_len);
+  rte_pktmbuf_free(m);
+
+  std::vector<Bad> bad;
+  const auto mutate = [&](auto&& f, Drop why, const char* what) {
+    Bytes b = good;
+    f(b);
+    bad.push_back({std::move(b), why, what});
+  };
+  mutate([](Bytes& b) { b.resize(10); }, Drop::frame_malformed, "runt");
+  mutate(
+      [](Bytes& b) {
+        b[12] = 0x88;
+        b[13] = 0xb5;
+      },
+      Drop::not_ip, "local experimental EtherType");
+  mutate([](Bytes& b) { b[14] = 0x55; }, Drop::ip_malformed, "IP version 5");
+  mutate(
+      [](Bytes& b) {
+        b[16] = 0xff;
+        b[17] = 0xff;
+      },
+      Drop::ip_malformed, "total length past the frame");
+  mutate([](Bytes& b) { b[24] ^= 0x01; }, Drop::ip_checksum, "IPv4 header checksum");
+  mutate(
+      [](Bytes& b) {
+        b[20] |= 0x20;
+        b[24] = b[25] = 0;
+        // recompute the header checksum so only the MF flag is wrong
+        uint32_t sum = 0;
+        for (int i = 14; i < 34; i += 2) sum += (b[i] << 8) | b[i + 1];
+        while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+        const uint16_t c = static_cast<uint16_t>(~sum);
+        b[24] = c >> 8;
+        b[25] = c & 0xff;
+      },
+      Drop::ip_fragment, "more-fragments flag");
+  mutate(
+      [](Bytes& b) {
+        b[23] = 6;
+        uint32_t sum = 0;
+        b[24] = b[25] = 0;
+        for (int i = 14; i < 34; i += 2) sum += (b[i] << 8) | b[i + 1];
+        while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+        const uint16_t c = static_cast<uint16_t>(~sum);
+        b[24] = c >> 8;
+        b[25] = c & 0xff;
+      },
+      Drop::not_udp, "TCP");
+  mutate(
+      [](Bytes& b) {
+        b[38] = 0xff;
+        b[39] = 0xff;
+      },
+      Drop::udp_malformed, "UDP length past the datagram");
+  mutate([](Bytes& b) { b[40] ^= 0x5a; }, Drop::udp_checksum, "UDP checksum");
+  mutate([](Bytes& b) { b[50] ^= 0x01; }, Drop::udp_checksum,
+         "payload bit flip caught by UDP checksum");
+  mutate(
+      [](Bytes& b) {
+        b[40] = b[41] = 0;
+        b[42] = 0x40;
+      },
+      Drop::unknown_payload, "first byte 64");
+  {  // A forged tag on a packet index never seen (a replayed index is dropped before the tag).
+    Bytes unused;
+    rte_mbuf* fm = h.frame_for(s.key, sender.next(rng, 1, unused));
+    const auto* fd = rte_pktmbuf_mtod(fm, const uint8_t*);
+    Bytes forged(fd, fd + fm->data_len);
+    rte_pktmbuf_free(fm);
+    forged[40] = forged[41] = 0;
+    forged.back() ^= 0x80;
+    bad.push_back({std::move(forged), Drop::auth_failure, "forged tag"});
+  }
+  mutate(
+      [](Bytes& b) {
+        b[40] = b[41] = 0;
+        b[36] ^= 0x01;
+      },
+      Drop::no_session, "unknown local port");
+  mutate(
+      [](Bytes& b) {
+        b[40] = b[41] = 0;
+        b.resize(42 + 20);
+        b[38] = 0;
+        b[39] = 28;
+        b[16] = 0;
+        b[17] = 48;
+        uint32_t sum = 0;
+        b[24] = b[25] = 0;
+        for (int i = 14; i < 34; i += 2) sum += (b[i] << 8) | b[i + 1];
+        while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+        const uint16_t c = static_cast<uint16_t>(~sum);
+        b[24] = c >> 8;
+        b[25] = c & 0xff;
+      },
+      Drop::srtp_malformed, "SRTP shorter than header and tag");
+
+  // Good and bad alternate; every bad one is dropped with its reason, every good one arrives.
+  std::vector<Bytes> expected = {plain};
+  std::array<uint64_t, kDropCount> want{};
+  ASSERT_TRUE(h.inject(h.raw_frame(good), 0));
+  for (int round = 0; round < 3; ++round) {
+    for (const Bad& b : bad) {
+      ASSERT_TRUE(h.inject(h.raw_frame(b.frame), 0));
+      ++want[static_cast<std::size_t>(b.why)];
+      Bytes p;
+      const Bytes pkt = sender.next(rng, 1, p);
+      expected.push_back(p);
+      ASSERT_TRUE(h.send(s.key, pkt));
+    }
+  }
+  // The first good packet again: a replay.
+  ASSERT_TRUE(h.inject(h.raw_frame(good), 0));
+  ++want[static_cast<std::size_t>(Drop::replay)];
+  h.run();
+  const auto out = h.collect();
+  ASSERT_EQ(out.size(), expected.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].payload, expected[i]) << i;
+  }
+  const WorkerStats st = h.dp().total_stats();
+  for (std::size_t r = 0; r < kDropCount; ++r) {
+    EXPECT_EQ(st.drops[r], want[r]) << name(static_cast<Drop>(r));
+  }
+  for (const Bad& b : bad) {
+    SCOPED_TRACE(b.what);
+    EXPECT_NE(st.drops[static_cast<std::size_t>(b.why)], 0u);
+  }
+}
+
+TEST(DataplaneTraffic, StunAndDtlsArePuntedToTheControlThread) {
+  Harness h({});
+  ASSERT_TRUE(h.ok());
+  const FlowKey k = h.key(3);
+  Bytes stun(20, 0);
+  stun[0] = 0x00;
+  stun[1] = 0x01;  // Binding request (RFC 8489 §5)
+  stun[4] = 0x21;
+  stun[5] = 0x12;
+  stun[6] = 0xa4;
+  stun[7] = 0x42;
+  Bytes dtls = {22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};  // a handshake record header
+  ASSERT_TRUE(h.send(k, stun));
+  ASSERT_TRUE(h.send(k, dtls));
+  h.run();
+  PuntedPacket got[8];
+  const std::size_t n = h.dp().receive_punted(got);
+  ASSERT_EQ(n, 2u);
+  for (std::size_t i = 0; i < n; ++i) {
+    EXPECT_EQ(got[i].port_id, h.in_port());
+    rte_pktmbuf_free(got[i].mbuf);
+  }
+  EXPECT_EQ(h.dp().total_stats().punted, 2u);
+  EXPECT_TRUE(h.collect().empty());
+}
+
+// Waits for the launched workers to have transmitted `n` packets in all.
+bool wait_for_tx(Dataplane& dp, uint64_t n) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (dp.total_stats().tx_packets + dp.total_stats().dropped() < n) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+TEST(DataplaneTraffic, ManyFlowsOverTwoWorkersOnTheirOwnLcores) {
+  if (rte_lcore_count() < 3) GTEST_SKIP() << "needs two worker lcores";
+  Harness::Options o;
+  o.workers = 2;
+  o.launch = true;
+  Harness h(o);
+  ASSERT_TRUE(h.ok());
+  Rng rng(12);
+  auto eng = engine();
+  constexpr unsigned kFlows = 500;
+  std::vector<std::unique_ptr<Sender>> senders;
+  unsigned per_worker[2] = {};
+  for (unsigned f = 0; f < kFlows; ++f) {
+    senders.push_back(std::make_unique<Sender>(rng, eng));
+    ASSERT_TRUE(h.dp().install(unprotect_spec(h, f, senders.back()->key)));
+    ++per_worker[h.dp().worker_of(h.key(f))];
+  }
+  h.dp().wait_applied();
+  EXPECT_GT(per_worker[0], kFlows / 4);  // RSS spreads the flows
+  EXPECT_GT(per_worker[1], kFlows / 4);
+  // Each output carries its flow in the next hop's source port (30000 + n), and the plaintext
+  // of packet i of flow n; check them all.
+  std::map<uint16_t, std::vector<Bytes>> expected;
+  std::vector<Output> outputs;
+  uint64_t sent = 0;
+  for (int round = 0; round < 10; ++round) {
+    for (unsigned f = 0; f < kFlows; ++f) {
+      Bytes p;
+      const Bytes pkt = senders[f]->next(rng, f + 1, p);
+      expected[static_cast<uint16_t>(30000 + f)].push_back(p);
+      while (!h.send(h.key(f), pkt)) std::this_thread::yield();
+      ++sent;
+    }
+    ASSERT_TRUE(wait_for_tx(h.dp(), sent));
+    for (Output& out : h.collect()) outputs.push_back(std::move(out));
+  }
+  std::map<uint16_t, std::size_t> seen;
+  for (const Output& o : outputs) {
+    const uint16_t flow_port = o.frame.key.remote_port;
+    auto& list = expected[flow_port];
+    const std::size_t i = seen[flow_port]++;
+    ASSERT_LT(i, list.size());
+    EXPECT_EQ(o.payload, list[i]) << "flow port " << flow_port << " packet " << i;
+  }
+  EXPECT_EQ(h.dp().total_stats().tx_packets, sent);
+  EXPECT_EQ(h.dp().total_stats().dropped(), 0u);
+  EXPECT_GT(h.dp().worker_stats(0).tx_packets, 0u);
+  EXPECT_GT(h.dp().worker_stats(1).tx_packets, 0u);
+}
+
+TEST(DataplaneTraffic, HundredThousandInstallsRekeysAndRemovesWhileTrafficFlows) {
+  if (rte_lcore_count() < 3) GTEST_SKIP() << "needs two worker lcores";
+  Harness::Options o;
+  o.workers = 2;
+  o.launch = true;
+  o.flows_per_worker = 65536;
+  Harness h(o);
+  ASSERT_TRUE(h.ok());
+  Rng rng(13);
+  auto eng = engine();
+  constexpr unsigned kSteady = 8;
+  constexpr unsigned kChurn = 100000;
+  std::vector<std::unique_ptr<Sender>> steady;
+  for (unsigned f = 0; f < kSteady; ++f) {
+    steady.push_back(std::make_unique<Sender>(rng, eng));
+    ASSERT_TRUE(h.dp().install(unprotect_spec(h, f, steady.back()->key)));
+  }
+  h.dp().wait_applied();  // a packet can overtake its flow's install message
+  // All churn flows share a key: key derivation is not what this test is about.
+  const srtp::MasterKey churn_key = testutil::random_key(rng, kProfile);
+  std::map<uint16_t, std::vector<Bytes>> expected;
+  std::vector<Output> outputs;
+  uint64_t sent = 0;
+  std::vector<unsigned> live;
+  for (unsigned c = 0; c < kChurn; ++c) {
+    const unsigned n = kSteady + c;
+    ASSERT_TRUE(h.dp().install(unprotect_spec(h, n, churn_key))) << c;
+    live.push_back(n);
+    if (c % 7 == 0) {
+      ASSERT_TRUE(h.dp().rekey(h.key(n), LegKey{kProfile, churn_key}, std::nullopt));
+    }
+    if (live.size() > 2000) {  // keep a few thousand installed, remove the oldest
+      ASSERT_TRUE(h.dp().remove(h.key(live.front())));
+      live.erase(live.begin());
+    }
+    if (c % 1000 == 0) {
+      for (Output& out : h.collect()) outputs.push_back(std::move(out));
+    }
+    if (c % 100 == 0) {  // the steady flows keep talking
+      for (unsigned f = 0; f < kSteady; ++f) {
+        Bytes p;
+        const Bytes pkt = steady[f]->next(rng, 77, p);
+        expected[static_cast<uint16_t>(30000 + f)].push_back(p);
+        while (!h.send(h.key(f), pkt)) std::this_thread::yield();
+        ++sent;
+      }
+    }
+  }
+  ASSERT_TRUE(wait_for_tx(h.dp(), sent));
+  for (unsigned n : live) ASSERT_TRUE(h.dp().remove(h.key(n)));
+  h.dp().wait_applied();
+  EXPECT_EQ(h.dp().flow_count(), kSteady);
+  EXPECT_EQ(h.dp().total_stats().flows, kSteady);
+  for (Output& out : h.collect()) outputs.push_back(std::move(out));
+  std::map<uint16_t, std::size_t> seen;
+  for (const Output& out : outputs) {
+    const uint16_t flow_port = out.frame.key.remote_port;
+    auto& list = expected[flow_port];
+    const std::size_t i = seen[flow_port]++;
+    ASSERT_LT(i, list.size());
+    EXPECT_EQ(out.payload, list[i]) << "flow port " << flow_port << " packet " << i;
+  }
+  EXPECT_EQ(h.dp().total_stats().tx_packets, sent);
+  EXPECT_EQ(h.dp().total_stats().dropped(), 0u);
+}
+
+}  // namespace
+}  // namespace srtpgate::dp::testing
