@@ -1,0 +1,498 @@
+// srtpgate-dp-bench: packets per second through one worker (rx burst to tx burst) on in-process
+// ring ports, every profile, 172-byte and 1212-byte RTP, 1 / 10k / 1M sessions, beside two
+// baselines measured in the same run:
+//   io_forward        DPDK io-forwarding on the same ports: rx burst, tx burst, nothing else;
+//   crypto_only_*     the SRTP core library's own burst rate on the same packets (burst 32).
+// Names: dp_unprotect/PROFILE/RTP_BYTES/SESSIONS, dp_protect/..., crypto_only_{un}protect/
+// PROFILE/RTP_BYTES, io_forward/RTP_BYTES. items_per_second is packets per second.
+//
+// Only the worker's loop iteration is timed (manual time): the generator that makes and
+// enqueues the frames, and the sink that frees what was sent, run between timed sections.
+// Every session of a run shares one master key, and each round sends packet index r to every
+// flow in a fixed random order, so the flows' replay windows see fresh indices and the table
+// and session state are visited as traffic from many calls visits them.
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "header_rewrite.h"
+#include "port.h"
+#include "srtpgate/dp/dataplane.h"
+#include "srtpgate/dp/eal.h"
+#include "srtpgate/session.h"
+
+namespace srtpgate::bench {
+namespace {
+
+using dp::detail::EgressTemplate;
+using srtp::Profile;
+using Clock = std::chrono::steady_clock;
+
+constexpr unsigned kBurst = 32;
+constexpr uint32_t kRtpBytes[] = {172, 1212};  // 12-byte header + G.711 20 ms / video payload
+constexpr uint32_t kSessions[] = {1, 10000, 1000000};
+
+dp::IpAddress ipv4(uint32_t host_order) {
+  dp::IpAddress a;
+  a.family = 4;
+  a.bytes[0] = static_cast<uint8_t>(host_order >> 24);
+  a.bytes[1] = static_cast<uint8_t>(host_order >> 16);
+  a.bytes[2] = static_cast<uint8_t>(host_order >> 8);
+  a.bytes[3] = static_cast<uint8_t>(host_order);
+  return a;
+}
+
+// Flow n: 198.18.0.1:5004 <- 198.19.(n>>8).(n&255):(1024 + n>>16). All in 198.18.0.0/15.
+dp::FlowKey flow_key(uint16_t port, uint32_t n) {
+  return dp::make_flow_key(port, ipv4(0xC6120001), 5004, ipv4(0xC6130000 | (n & 0xffff)),
+                           static_cast<uint16_t>(1024 + (n >> 16)));
+}
+
+srtp::MasterKey bench_key(Profile p) {
+  const auto pp = srtp::params(p);
+  std::vector<uint8_t> ks(std::size_t{pp.master_key_len} + pp.master_salt_len);
+  std::iota(ks.begin(), ks.end(), uint8_t{0x40});
+  return srtp::MasterKey::from_concatenated(p, ks).value();
+}
+
+// Ring ports, a polled one-worker dataplane with `sessions` flows, and the traffic generator.
+class Rig {
+ public:
+  static std::unique_ptr<Rig> make(dp::Action action, Profile profile, uint32_t sessions,
+                                   std::string& error) {
+    auto r = std::unique_ptr<Rig>(new Rig());
+    r->action_ = action;
+    r->profile_ = profile;
+    r->sessions_ = sessions;
+    static unsigned instance = 0;
+    const std::string id = std::to_string(instance++);
+    const int socket = static_cast<int>(rte_socket_id());
+    auto pool = dp::detail::make_mbuf_pool("bpool" + id, 8191, socket);
+    auto in = dp::detail::make_ring_port("bin" + id, 1, 2, 1024, socket);
+    auto out = dp::detail::make_ring_port("bout" + id, 1, 2, 1024, socket);
+    if (!pool || !in || !out) {
+      error = "ring ports: " + (!pool ? pool.message() : !in ? in.message() : out.message());
+      return nullptr;
+    }
+    r->pool_ = std::move(pool.value());
+    r->in_ = std::move(in.value());
+    r->out_ = std::move(out.value());
+    dp::DataplaneConfig c;
+    dp::PortConfig pin;
+    pin.name = "net_ring_bin" + id;
+    dp::PortConfig pout;
+    pout.name = "net_ring_bout" + id;
+    c.ports = {pin, pout};
+    c.workers = 1;
+    c.launch_workers = false;
+    c.mbufs = 4095;
+    c.flows_per_worker = std::max<uint32_t>(sessions, 16);
+    auto d = dp::Dataplane::create(c);
+    if (!d) {
+      error = "Dataplane::create: " + d.message();
+      return nullptr;
+    }
+    r->dp_ = std::move(d.value());
+
+    const srtp::MasterKey key = bench_key(profile);
+    r->templates_.resize(sessions);
+    for (uint32_t n = 0; n < sessions; ++n) {
+      dp::FlowSpec s;
+      s.key = flow_key(r->in_->port_id, n);
+      s.action = action;
+      if (action == dp::Action::unprotect) {
+        s.inbound = dp::LegKey{profile, key};
+      } else if (action == dp::Action::protect) {
+        s.outbound = dp::LegKey{profile, key};
+      }
+      s.replay_window = 64;
+      s.max_streams = 1;
+      s.next_hop.port_id = r->out_->port_id;
+      s.next_hop.dst_mac = {0x02, 0, 0, 0, 0, 2};
+      s.next_hop.src_addr = ipv4(0xC6120002);
+      s.next_hop.src_port = 6000;
+      s.next_hop.dst_addr = ipv4(0xC6120003);
+      s.next_hop.dst_port = static_cast<uint16_t>(7000 + n % 1000);
+      auto ok = r->dp_->install(s);
+      if (!ok) {
+        error = "install: " + ok.message();
+        return nullptr;
+      }
+      // The peer's frame headers toward us.
+      dp::NextHop peer;
+      peer.port_id = r->in_->port_id;
+      peer.dst_mac = {0x02, 0, 0, 0, 0, 1};
+      peer.src_addr = ipv4(0xC6130000 | (n & 0xffff));
+      peer.src_port = static_cast<uint16_t>(1024 + (n >> 16));
+      peer.dst_addr = ipv4(0xC6120001);
+      peer.dst_port = 5004;
+      r->templates_[n] = dp::detail::build_egress_template(peer, {0x02, 0, 0, 0, 0, 3}).value();
+    }
+    r->dp_->wait_applied();
+    r->order_.resize(sessions);
+    std::iota(r->order_.begin(), r->order_.end(), 0u);
+    std::shuffle(r->order_.begin(), r->order_.end(), std::mt19937(7));
+
+    auto engine = crypto::make_engine(crypto::Backend::ipsecmb);
+    srtp::SessionConfig sc;
+    sc.profile = profile;
+    sc.allow_repeat_tx = true;
+    r->sender_ = srtp::Session::create(engine.value(), sc, key).value();
+    return r;
+  }
+
+  ~Rig() {
+    dp_.reset();
+    for (auto* p : {in_.get(), out_.get()}) {
+      for (auto& ring : p->rx_rings) drain(ring.get());
+      for (auto& ring : p->tx_rings) drain(ring.get());
+    }
+  }
+
+  // Makes the packet of round `round` (sequence number = round), SRTP for unprotect flows.
+  void make_packet(uint32_t rtp_bytes, uint64_t round) {
+    packet_.assign(rtp_bytes + 64, 0xa5);
+    packet_[0] = 0x80;
+    packet_[1] = 0;  // PCMU
+    packet_[2] = static_cast<uint8_t>(round >> 8);
+    packet_[3] = static_cast<uint8_t>(round);
+    packet_[8] = 0x12;  // SSRC 0x12345678
+    packet_[9] = 0x34;
+    packet_[10] = 0x56;
+    packet_[11] = 0x78;
+    srtp::PacketView v{packet_.data(), rtp_bytes, static_cast<uint32_t>(packet_.size())};
+    if (action_ == dp::Action::unprotect) {
+      srtp::Status st{};
+      sender_->protect_rtp({&v, 1}, {&st, 1});
+    }
+    packet_len_ = v.len;
+  }
+
+  // Enqueues one burst of frames on the ingress port's rx ring.
+  bool generate(uint32_t rtp_bytes) {
+    rte_mbuf* m[kBurst];
+    if (rte_pktmbuf_alloc_bulk(pool_.get(), m, kBurst) != 0) {
+      return false;
+    }
+    for (unsigned k = 0; k < kBurst; ++k) {
+      const uint64_t round = position_ / sessions_;
+      if (round != packet_round_ || packet_.empty()) {
+        make_packet(rtp_bytes, round);
+        packet_round_ = round;
+      }
+      const EgressTemplate& t = templates_[order_[position_ % sessions_]];
+      ++position_;
+      auto* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m[k], t.len + packet_len_));
+      std::memcpy(d + t.len, packet_.data(), packet_len_);
+      dp::detail::write_egress_headers(t, d + t.len, static_cast<uint16_t>(packet_len_),
+                                       dp::detail::UdpChecksum::software);
+    }
+    return rte_ring_enqueue_bulk(in_->rx_rings[0].get(), reinterpret_cast<void**>(m), kBurst,
+                                 nullptr) == kBurst;
+  }
+
+  // Frees what the worker transmitted; returns how many.
+  unsigned sink() {
+    unsigned total = 0;
+    for (auto& ring : out_->tx_rings) total += drain(ring.get());
+    return total;
+  }
+
+  dp::Dataplane& dp() { return *dp_; }
+  uint16_t in_port() const { return in_->port_id; }
+  uint16_t out_port() const { return out_->port_id; }
+  rte_ring* rx_ring() { return in_->rx_rings[0].get(); }
+  void restart_rounds() { position_ = (position_ / sessions_ + 1) * sessions_; }
+
+ private:
+  Rig() = default;
+  static unsigned drain(rte_ring* r) {
+    void* p[64];
+    unsigned total = 0;
+    unsigned n = 0;
+    while ((n = rte_ring_dequeue_burst(r, p, 64, nullptr)) != 0) {
+      rte_pktmbuf_free_bulk(reinterpret_cast<rte_mbuf**>(p), n);
+      total += n;
+    }
+    return total;
+  }
+
+  dp::Action action_ = dp::Action::unprotect;
+  Profile profile_ = Profile::aes_cm_128_hmac_sha1_80;
+  uint32_t sessions_ = 1;
+  dp::detail::MempoolPtr pool_;
+  std::unique_ptr<dp::detail::RingPort> in_;
+  std::unique_ptr<dp::detail::RingPort> out_;
+  std::unique_ptr<dp::Dataplane> dp_;
+  std::vector<EgressTemplate> templates_;
+  std::vector<uint32_t> order_;
+  std::unique_ptr<srtp::Session> sender_;
+  std::vector<uint8_t> packet_;
+  uint32_t packet_len_ = 0;
+  uint64_t packet_round_ = 0;
+  uint64_t position_ = 0;
+};
+
+// One rig at a time: a million sessions take gigabytes, so the previous rig goes first.
+Rig* rig_for(dp::Action action, Profile profile, uint32_t sessions, std::string& error) {
+  static std::unique_ptr<Rig> current;
+  static std::tuple<dp::Action, Profile, uint32_t> current_key;
+  const auto key = std::make_tuple(action, profile, sessions);
+  if (!current || current_key != key) {
+    current.reset();
+    current = Rig::make(action, profile, sessions, error);
+    current_key = key;
+  }
+  return current.get();
+}
+
+void bm_dataplane(benchmark::State& state, dp::Action action, Profile profile, uint32_t rtp_bytes,
+                  uint32_t sessions) {
+  std::string error;
+  Rig* rig = rig_for(action, profile, sessions, error);
+  if (rig == nullptr) {
+    state.SkipWithError(error.c_str());
+    return;
+  }
+  const dp::WorkerStats before = rig->dp().worker_stats(0);
+  uint64_t packets = 0;
+  for (auto _ : state) {
+    if (!rig->generate(rtp_bytes)) {
+      state.SkipWithError("generator: mbuf pool or ring exhausted");
+      return;
+    }
+    const auto t0 = Clock::now();
+    while (rte_ring_count(rig->rx_ring()) != 0) {
+      rig->dp().poll_worker(0);
+    }
+    const auto t1 = Clock::now();
+    state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+    packets += rig->sink();
+  }
+  const dp::WorkerStats after = rig->dp().worker_stats(0);
+  const uint64_t dropped = after.dropped() - before.dropped();
+  if (dropped != 0 || packets != after.rx_packets - before.rx_packets) {
+    std::string why = "the worker dropped " + std::to_string(dropped) + " packets:";
+    for (std::size_t d = 0; d < dp::kDropCount; ++d) {
+      if (after.drops[d] != before.drops[d]) {
+        why.append(" ").append(dp::name(static_cast<dp::Drop>(d))).append("=");
+        why.append(std::to_string(after.drops[d] - before.drops[d]));
+      }
+    }
+    state.SkipWithError(why.c_str());
+    return;
+  }
+  rig->restart_rounds();
+  state.SetItemsProcessed(static_cast<int64_t>(packets));
+}
+
+// DPDK io-forwarding on the same ports: what rx and tx cost with no work in between.
+void bm_io_forward(benchmark::State& state, uint32_t rtp_bytes) {
+  std::string error;
+  Rig* rig = rig_for(dp::Action::forward, Profile::aes_cm_128_hmac_sha1_80, 1, error);
+  if (rig == nullptr) {
+    state.SkipWithError(error.c_str());
+    return;
+  }
+  uint64_t packets = 0;
+  rte_mbuf* m[kBurst];
+  for (auto _ : state) {
+    if (!rig->generate(rtp_bytes)) {
+      state.SkipWithError("generator: mbuf pool or ring exhausted");
+      return;
+    }
+    const auto t0 = Clock::now();
+    uint16_t n = 0;
+    while ((n = rte_eth_rx_burst(rig->in_port(), 0, m, kBurst)) != 0) {
+      const uint16_t sent = rte_eth_tx_burst(rig->out_port(), 0, m, n);
+      if (sent != n) rte_pktmbuf_free_bulk(m + sent, n - sent);
+    }
+    const auto t1 = Clock::now();
+    state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+    packets += rig->sink();
+  }
+  rig->restart_rounds();
+  state.SetItemsProcessed(static_cast<int64_t>(packets));
+}
+
+// The SRTP core library alone on the same packets, one burst of 32 per call.
+void bm_crypto_only(benchmark::State& state, dp::Action action, Profile profile,
+                    uint32_t rtp_bytes) {
+  auto engine = crypto::make_engine(crypto::Backend::ipsecmb).value();
+  const srtp::MasterKey key = bench_key(profile);
+  srtp::SessionConfig tx;
+  tx.profile = profile;
+  auto sender = srtp::Session::create(engine, tx, key).value();
+  srtp::SessionConfig rx = tx;
+  rx.direction = action == dp::Action::unprotect ? srtp::Direction::inbound
+                                                  : srtp::Direction::outbound;
+  rx.replay_window = 64;
+  auto session = srtp::Session::create(engine, rx, key).value();
+  std::vector<std::vector<uint8_t>> bufs(kBurst, std::vector<uint8_t>(rtp_bytes + 64));
+  srtp::PacketView views[kBurst];
+  srtp::Status status[kBurst];
+  uint64_t seq = 0;
+  uint64_t packets = 0;
+  for (auto _ : state) {
+    for (unsigned k = 0; k < kBurst; ++k, ++seq) {
+      auto& b = bufs[k];
+      std::fill(b.begin(), b.end(), 0xa5);
+      b[0] = 0x80;
+      b[1] = 0;
+      b[2] = static_cast<uint8_t>(seq >> 8);
+      b[3] = static_cast<uint8_t>(seq);
+      b[8] = 0x12;
+      views[k] = srtp::PacketView{b.data(), rtp_bytes, static_cast<uint32_t>(b.size())};
+    }
+    if (action == dp::Action::unprotect) {
+      sender->protect_rtp(views, status);
+    }
+    const auto t0 = Clock::now();
+    const std::size_t ok = action == dp::Action::unprotect ? session->unprotect_rtp(views, status)
+                                                            : session->protect_rtp(views, status);
+    const auto t1 = Clock::now();
+    state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+    if (ok != kBurst) {
+      state.SkipWithError("the library rejected a packet");
+      return;
+    }
+    packets += kBurst;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(packets));
+}
+
+std::string profile_name(Profile p) { return std::string(srtp::name(p)); }
+
+void register_all() {
+  for (uint32_t bytes : kRtpBytes) {
+    benchmark::RegisterBenchmark(("io_forward/" + std::to_string(bytes)).c_str(), bm_io_forward,
+                                 bytes)
+        ->UseManualTime();
+  }
+  for (Profile p : srtp::kAllProfiles) {
+    for (dp::Action a : {dp::Action::unprotect, dp::Action::protect}) {
+      const std::string op(dp::name(a));
+      for (uint32_t bytes : kRtpBytes) {
+        benchmark::RegisterBenchmark(
+            ("crypto_only_" + op + "/" + profile_name(p) + "/" + std::to_string(bytes)).c_str(),
+            bm_crypto_only, a, p, bytes)
+            ->UseManualTime();
+      }
+      // Protect is measured at one session; unprotect at every table size.
+      for (uint32_t sessions : kSessions) {
+        if (a == dp::Action::protect && sessions != 1) continue;
+        for (uint32_t bytes : kRtpBytes) {
+          benchmark::RegisterBenchmark(("dp_" + op + "/" + profile_name(p) + "/" +
+                                        std::to_string(bytes) + "/" + std::to_string(sessions))
+                                           .c_str(),
+                                       bm_dataplane, a, p, bytes, sessions)
+              ->UseManualTime();
+        }
+      }
+    }
+  }
+}
+
+// Keeps items_per_second of each run (the median with repetitions) for the summary.
+class SummaryReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& r : runs) {
+      if (r.error_occurred) continue;
+      const bool median = r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
+      if (r.run_type == Run::RT_Aggregate && !median) continue;
+      std::string name = r.run_name.str();
+      const std::string manual = "/manual_time";
+      if (name.size() > manual.size() && name.ends_with(manual)) {
+        name.resize(name.size() - manual.size());
+      }
+      if (!median && medians_.count(name) != 0) continue;
+      if (median) medians_.insert(name);
+      auto it = r.counters.find("items_per_second");
+      if (it != r.counters.end()) rate_[name] = it->second.value;
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+  double rate(const std::string& name) const {
+    auto it = rate_.find(name);
+    return it == rate_.end() ? 0.0 : it->second;
+  }
+
+ private:
+  std::map<std::string, double> rate_;
+  std::set<std::string> medians_;
+};
+
+void print_summary(const SummaryReporter& r) {
+  std::printf("\nThrough one worker, Mpps (ratio to the same run's baselines)\n");
+  std::printf("%-26s %5s %8s %8s %8s %8s %8s  %-22s %-22s\n", "case", "bytes", "1 sess",
+              "10k", "1M", "crypto", "io-fwd", "1 sess/crypto >=65%", "1M/1 sess >=90%");
+  for (Profile p : srtp::kAllProfiles) {
+    for (const char* op : {"unprotect", "protect"}) {
+      for (uint32_t bytes : kRtpBytes) {
+        const std::string tail = profile_name(p) + "/" + std::to_string(bytes);
+        const std::string dp_name = std::string("dp_") + op + "/" + tail + "/";
+        const double one = r.rate(dp_name + "1");
+        if (one == 0.0) continue;
+        const double ten_k = r.rate(dp_name + "10000");
+        const double million = r.rate(dp_name + "1000000");
+        const double crypto = r.rate(std::string("crypto_only_") + op + "/" + tail);
+        const double io = r.rate("io_forward/" + std::to_string(bytes));
+        char a[32] = "-";
+        char b[32] = "-";
+        if (crypto > 0 && bytes == 172) {
+          std::snprintf(a, sizeof a, "%5.1f%% %s", 100 * one / crypto,
+                        one / crypto >= 0.65 ? "PASS" : "MISS");
+        }
+        if (million > 0 && bytes == 172) {
+          std::snprintf(b, sizeof b, "%5.1f%% %s", 100 * million / one,
+                        million / one >= 0.90 ? "PASS" : "MISS");
+        }
+        std::printf("%-26s %5u %8.2f %8.2f %8.2f %8.2f %8.2f  %-22s %-22s\n",
+                    (std::string(op) + " " + profile_name(p)).c_str(), bytes, one / 1e6,
+                    ten_k / 1e6, million / 1e6, crypto / 1e6, io / 1e6, a, b);
+      }
+    }
+  }
+  std::printf(
+      "Targets (172-byte RTP): one session >= 65%% of the crypto-only rate; 1M sessions >= 90%% "
+      "of one session.\n");
+}
+
+}  // namespace
+}  // namespace srtpgate::bench
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  // One million flows need about 3 GB of heap (sessions) and a few hundred MB of DPDK memory
+  // (the flow table); no hugepages, no PCI devices, ring ports only.
+  auto eal = srtpgate::dp::Eal::init({"srtpgate-dp-bench", "--no-huge", "--no-pci", "-m", "2048",
+                                      "--no-shconf", "--file-prefix",
+                                      "sgbench" + std::to_string(getpid()), "--log-level",
+                                      "lib.eal:error", "-l", "0"});
+  if (!eal) {
+    std::fprintf(stderr, "EAL: %s\n", eal.message().c_str());
+    return 1;
+  }
+  srtpgate::bench::register_all();
+  srtpgate::bench::SummaryReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  srtpgate::bench::print_summary(reporter);
+  benchmark::Shutdown();
+  return 0;
+}
