@@ -6,6 +6,8 @@
 
 #include <cstring>
 
+#include "ones_sum.h"
+
 namespace srtpgate::dp::detail {
 
 namespace {
@@ -56,10 +58,10 @@ inline void set_drop(ParsedFrame& out, Drop reason) noexcept {
 // The UDP header and payload are `udp_len` bytes at `udp`. True if the checksum verifies.
 inline bool udp_checksum_ok(const uint8_t* addrs, uint32_t addrs_len, const uint8_t* udp,
                             uint16_t udp_len) noexcept {
-  uint64_t sum = rte_raw_cksum(addrs, addrs_len);
+  uint64_t sum = ones_sum(addrs, addrs_len);
   sum += rte_cpu_to_be_16(kProtoUdp);
   sum += rte_cpu_to_be_16(udp_len);
-  sum += rte_raw_cksum(udp, udp_len);
+  sum += ones_sum(udp, udp_len);
   return fold(sum) == 0xffff;
 }
 
@@ -71,6 +73,7 @@ void classify_frame(const uint8_t* frame, uint32_t len, uint16_t port_id, Checks
   out.drop = Drop::frame_malformed;
   out.ip_version = 0;
   out.vlan_tci = 0;
+  out.l3_offset = kEthHeaderLen;
   out.payload_offset = 0;
   out.payload_len = 0;
   // Zero the whole key (padding-free, 40 bytes) so unused address bytes and `reserved` are 0.
@@ -89,6 +92,7 @@ void classify_frame(const uint8_t* frame, uint32_t len, uint16_t port_id, Checks
     out.vlan_tci = load_be16(frame + 14);
     ether_type = load_be16(frame + 16);
     l3 += kVlanTagLen;
+    out.l3_offset = static_cast<uint8_t>(l3);
     // A second tag (QinQ, 802.1ad 0x88a8 or stacked 0x8100) is not ours: it falls through to
     // not_ip below, as does an outer 0x88a8.
   }
@@ -117,7 +121,7 @@ void classify_frame(const uint8_t* frame, uint32_t len, uint16_t port_id, Checks
         return set_drop(out, Drop::ip_malformed);
       }
       if (ip_hint == ChecksumHint::bad ||
-          (ip_hint == ChecksumHint::unknown && rte_raw_cksum(ip, ihl) != 0xffff)) {
+          (ip_hint == ChecksumHint::unknown && ones_sum(ip, ihl) != 0xffff)) {
         return set_drop(out, Drop::ip_checksum);
       }
       std::memcpy(out.key.remote_addr.data(), ip + 12, 4);
@@ -232,6 +236,19 @@ void classify_frame(const uint8_t* frame, uint32_t len, uint16_t port_id, Checks
   } else {
     return set_drop(out, Drop::unknown_payload);
   }
+}
+
+bool udp_checksum_ok(const uint8_t* frame, const ParsedFrame& parsed) noexcept {
+  // The UDP header sits just before the payload; its length field was validated, and the IP
+  // addresses are at fixed offsets from the end of the Ethernet (+ VLAN) header.
+  const uint8_t* udp = frame + parsed.payload_offset - kUdpHeaderLen;
+  const uint16_t udp_len = static_cast<uint16_t>(parsed.payload_len + kUdpHeaderLen);
+  if (load_be16(udp + 6) == 0) {
+    return parsed.ip_version == 4;  // RFC 768 (IPv4 only); RFC 8200 §8.1
+  }
+  const uint8_t* ip = frame + parsed.l3_offset;
+  return parsed.ip_version == 4 ? udp_checksum_ok(ip + 12, 8, udp, udp_len)
+                                : udp_checksum_ok(ip + 8, 32, udp, udp_len);
 }
 
 }  // namespace srtpgate::dp::detail

@@ -20,14 +20,17 @@ enum class FrameKind : uint8_t {
 };
 
 // What the NIC already checked (DPDK's RTE_MBUF_F_RX_*_CKSUM_GOOD/BAD). `unknown` means check
-// in software.
-enum class ChecksumHint : uint8_t { unknown, good, bad };
+// in software. `deferred` (UDP only) means do not check now: the caller checks later with
+// udp_checksum_ok() where it must (see the worker: SRTP's authentication tag makes the UDP
+// checksum redundant for packets that will be unprotected).
+enum class ChecksumHint : uint8_t { unknown, good, bad, deferred };
 
 struct ParsedFrame {
   FrameKind kind;
   Drop drop;              // meaningful when kind == drop
   uint8_t ip_version;     // 4 or 6; 0 for ARP
-  uint16_t vlan_tci;      // 0 when untagged
+  uint16_t vlan_tci;      // 0 when untagged (or priority-tagged)
+  uint8_t l3_offset;      // 14, or 18 with an 802.1Q tag
   uint16_t payload_offset;  // UDP payload, from the start of the frame
   uint16_t payload_len;     // UDP payload length as the UDP header gives it (validated)
   FlowKey key;              // local = destination address/port; port_id set from the argument
@@ -42,5 +45,9 @@ struct ParsedFrame {
 // (RFC 8200 §8.1).
 void classify_frame(const uint8_t* frame, uint32_t len, uint16_t port_id, ChecksumHint ip_hint,
                     ChecksumHint l4_hint, ParsedFrame& out) noexcept;
+
+// The UDP checksum of a frame classify_frame accepted (kind is not drop) with l4_hint deferred:
+// true if it verifies or is zero over IPv4 (RFC 768). Reads only what classify_frame checked.
+bool udp_checksum_ok(const uint8_t* frame, const ParsedFrame& parsed) noexcept;
 
 }  // namespace srtpgate::dp::detail

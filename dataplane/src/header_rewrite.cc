@@ -8,6 +8,8 @@
 #include <cstring>
 #include <string>
 
+#include "ones_sum.h"
+
 namespace srtpgate::dp::detail {
 
 namespace {
@@ -163,7 +165,7 @@ uint8_t* write_egress_headers(const EgressTemplate& t, uint8_t* payload, uint16_
   uint64_t sum = uint64_t{t.udp_partial_sum} + udp_len_net + udp_len_net;
   sum += load_native16(udp);
   sum += load_native16(udp + 2);
-  sum += rte_raw_cksum(payload, payload_len);
+  sum += ones_sum(payload, payload_len);
   auto cksum = static_cast<uint16_t>(~fold(sum));
   if (cksum == 0) {
     cksum = 0xffff;  // RFC 768: a computed zero is sent as all ones

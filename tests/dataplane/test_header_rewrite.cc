@@ -8,12 +8,14 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <random>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "frame_classifier.h"
 #include "header_rewrite.h"
+#include "ones_sum.h"
 #include "srtpgate/dp/counters.h"
 #include "srtpgate/dp/flow.h"
 
@@ -363,6 +365,27 @@ INSTANTIATE_TEST_SUITE_P(IpAndVlan, Rewrite,
                            return std::string(std::get<0>(info.param) == 4 ? "IPv4" : "IPv6") +
                                   "Vlan" + std::to_string(std::get<1>(info.param));
                          });
+
+}  // namespace
+}  // namespace srtpgate::dp::detail
+
+namespace srtpgate::dp::detail {
+namespace {
+
+// The wide-word sum must equal DPDK's 16-bit one for every length and alignment (RFC 1071 §2).
+TEST(OnesSum, EqualsDpdkRawChecksumForEveryLengthAndAlignment) {
+  std::mt19937 rng(99);
+  std::vector<uint8_t> buf(2048 + 16);
+  for (int round = 0; round < 20; ++round) {
+    for (auto& b : buf) b = static_cast<uint8_t>(round == 0 ? 0xff : rng());
+    for (std::size_t off = 0; off < 8; ++off) {
+      for (std::size_t n = 0; n <= 1600; n += (n < 80 ? 1 : 7)) {
+        ASSERT_EQ(ones_sum(buf.data() + off, n), rte_raw_cksum(buf.data() + off, n))
+            << "offset " << off << " length " << n << " round " << round;
+      }
+    }
+  }
+}
 
 }  // namespace
 }  // namespace srtpgate::dp::detail
