@@ -38,12 +38,22 @@ ChecksumHint ip_hint(uint64_t ol) noexcept {
   }
 }
 
+// Without a NIC's verdict the UDP checksum is checked after the flow lookup, and only where it
+// protects something: SRTP and SRTCP to unprotect carry an authentication tag over everything
+// the checksum covers that matters (RFC 3711 §3.4); a corrupted address or port leads to no flow
+// or to a key that fails the tag. Either way the damaged datagram is discarded and counted, as
+// RFC 1122 §4.1.3.4 requires; only the counter differs.
 ChecksumHint l4_hint(uint64_t ol) noexcept {
   switch (ol & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
     case RTE_MBUF_F_RX_L4_CKSUM_GOOD: return ChecksumHint::good;
     case RTE_MBUF_F_RX_L4_CKSUM_BAD: return ChecksumHint::bad;
-    default: return ChecksumHint::unknown;
+    default: return ChecksumHint::deferred;
   }
+}
+
+bool l4_unchecked(uint64_t ol) noexcept {
+  const uint64_t v = ol & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+  return v != RTE_MBUF_F_RX_L4_CKSUM_GOOD && v != RTE_MBUF_F_RX_L4_CKSUM_BAD;
 }
 
 }  // namespace
@@ -181,6 +191,13 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
     } else {
       classify_frame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, port_id,
                      ip_hint(m->ol_flags), l4_hint(m->ol_flags), p);
+      // The UDP checksum of RTP and RTCP waits for the flow lookup (stage 3); what goes to the
+      // control thread is checked here.
+      if ((p.kind == FrameKind::stun || p.kind == FrameKind::dtls) && l4_unchecked(m->ol_flags) &&
+          !udp_checksum_ok(rte_pktmbuf_mtod(m, const uint8_t*), p)) {
+        p.kind = FrameKind::drop;
+        p.drop = Drop::udp_checksum;
+      }
     }
     switch (p.kind) {
       case FrameKind::rtp:
@@ -218,6 +235,13 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
   // --- Stage 2: look up every flow in one bulk call. ------------------------------------------
   void* found[kMaxBurst];
   setup_.table->lookup_bulk(keys, nfast, found);
+  // With many flows each one is a cache miss; start them all before the first is used.
+  for (unsigned j = 0; j < nfast; ++j) {
+    if (found[j] != nullptr) {
+      rte_prefetch0(found[j]);
+      rte_prefetch0(static_cast<const uint8_t*>(found[j]) + 64);
+    }
+  }
 
   // --- Stage 3: crypto. All RTP to unprotect (unprotect and the first half of transcrypt)
   // goes to the library in one submission, then all RTP to protect; RTCP, a few packets per
@@ -254,6 +278,12 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
     // always leave room, but a driver's odd data offset must not let us write before the buffer.
     if (payload - buf < f->egress.len) {
       drop(j, Drop::frame_malformed);
+      continue;
+    }
+    const bool srtp_in = f->action == Action::unprotect || f->action == Action::transcrypt;
+    if (!srtp_in && l4_unchecked(m->ol_flags) &&
+        !udp_checksum_ok(rte_pktmbuf_mtod(m, const uint8_t*), pf[j])) {
+      drop(j, Drop::udp_checksum);
       continue;
     }
     view[j] = srtp::PacketView{payload, pf[j].payload_len,

@@ -140,9 +140,10 @@ TEST(DataplaneTraffic, MalformedFramesAreDroppedAndCountedAndGoodOnesPass) {
         b[39] = 0xff;
       },
       Drop::udp_malformed, "UDP length past the datagram");
-  mutate([](Bytes& b) { b[40] ^= 0x5a; }, Drop::udp_checksum, "UDP checksum");
-  mutate([](Bytes& b) { b[50] ^= 0x01; }, Drop::udp_checksum,
-         "payload bit flip caught by UDP checksum");
+  // SRTP to unprotect: the UDP checksum is not consulted (the tag covers the payload), so a
+  // damaged copy of a packet already received is a replay, and a damaged new one fails the tag.
+  mutate([](Bytes& b) { b[40] ^= 0x5a; }, Drop::replay, "UDP checksum only");
+  mutate([](Bytes& b) { b[70] ^= 0x01; }, Drop::replay, "payload bit flip of a received packet");
   mutate(
       [](Bytes& b) {
         b[40] = b[41] = 0;
@@ -187,6 +188,7 @@ TEST(DataplaneTraffic, MalformedFramesAreDroppedAndCountedAndGoodOnesPass) {
   std::vector<Bytes> expected = {plain};
   std::array<uint64_t, kDropCount> want{};
   ASSERT_TRUE(h.inject(h.raw_frame(good), 0));
+  h.run();  // committed before its damaged copies arrive (in one burst they would fail the tag)
   for (int round = 0; round < 3; ++round) {
     for (const Bad& b : bad) {
       ASSERT_TRUE(h.inject(h.raw_frame(b.frame), 0));
@@ -214,6 +216,39 @@ TEST(DataplaneTraffic, MalformedFramesAreDroppedAndCountedAndGoodOnesPass) {
     SCOPED_TRACE(b.what);
     EXPECT_NE(st.drops[static_cast<std::size_t>(b.why)], 0u);
   }
+}
+
+TEST(DataplaneTraffic, PlainRtpInHasItsUdpChecksumChecked) {
+  Harness h({});
+  ASSERT_TRUE(h.ok());
+  Rng rng(14);
+  FlowSpec s;
+  s.key = h.key(9);
+  s.action = Action::forward;
+  s.next_hop = h.next_hop(9);
+  ASSERT_TRUE(h.dp().install(s));
+  const Bytes plain = testutil::build_rtp(rng, 5, 1, 160, testutil::random_shape(rng, 160));
+  rte_mbuf* m = h.frame_for(s.key, plain);
+  const auto* d = rte_pktmbuf_mtod(m, const uint8_t*);
+  Bytes frame(d, d + m->data_len);
+  rte_pktmbuf_free(m);
+  Bytes damaged = frame;
+  damaged[50] ^= 0x01;  // a payload bit: only the UDP checksum can tell
+  ASSERT_TRUE(h.inject(h.raw_frame(damaged), 0));
+  ASSERT_TRUE(h.inject(h.raw_frame(frame), 0));
+  // STUN for the control thread is checked before it is punted.
+  Bytes stun(20, 0);
+  stun[1] = 0x01;
+  stun[4] = 0x21; stun[5] = 0x12; stun[6] = 0xa4; stun[7] = 0x42;
+  rte_mbuf* sm = h.frame_for(s.key, stun);
+  rte_pktmbuf_mtod(sm, uint8_t*)[60] ^= 0x10;
+  ASSERT_TRUE(h.inject(sm, 0));
+  h.run();
+  const auto out = h.collect();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].payload, plain);
+  EXPECT_EQ(h.dp().total_stats().drops[static_cast<std::size_t>(Drop::udp_checksum)], 2u);
+  EXPECT_EQ(h.dp().total_stats().punted, 0u);
 }
 
 TEST(DataplaneTraffic, StunAndDtlsArePuntedToTheControlThread) {
