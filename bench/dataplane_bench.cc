@@ -248,10 +248,14 @@ class Rig {
   uint64_t position_ = 0;
 };
 
-// One rig at a time: a million sessions take gigabytes, so the previous rig goes first.
+// One rig at a time: a million sessions take gigabytes, so the previous rig goes first. Freed
+// before the EAL is cleaned up (release_rig()).
+std::unique_ptr<Rig> current;
+std::tuple<dp::Action, Profile, uint32_t> current_key;
+
+void release_rig() { current.reset(); }
+
 Rig* rig_for(dp::Action action, Profile profile, uint32_t sessions, std::string& error) {
-  static std::unique_ptr<Rig> current;
-  static std::tuple<dp::Action, Profile, uint32_t> current_key;
   const auto key = std::make_tuple(action, profile, sessions);
   if (!current || current_key != key) {
     current.reset();
@@ -384,6 +388,14 @@ void register_all() {
                                  bytes)
         ->UseManualTime();
   }
+  // The worker with no crypto (plain RTP relay): what classify, lookup, rewrite and the
+  // checksums cost on their own.
+  for (uint32_t bytes : kRtpBytes) {
+    benchmark::RegisterBenchmark(("dp_forward/" + std::to_string(bytes) + "/1").c_str(),
+                                 bm_dataplane, dp::Action::forward,
+                                 Profile::aes_cm_128_hmac_sha1_80, bytes, 1u)
+        ->UseManualTime();
+  }
   for (Profile p : srtp::kAllProfiles) {
     for (dp::Action a : {dp::Action::unprotect, dp::Action::protect}) {
       const std::string op(dp::name(a));
@@ -492,6 +504,7 @@ int main(int argc, char** argv) {
   srtpgate::bench::register_all();
   srtpgate::bench::SummaryReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
+  srtpgate::bench::release_rig();
   srtpgate::bench::print_summary(reporter);
   benchmark::Shutdown();
   return 0;
