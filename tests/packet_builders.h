@@ -228,7 +228,7 @@ inline std::string first_difference(const Bytes& expected, const uint8_t* got, s
 class ExactBuffer {
  public:
   ExactBuffer(const uint8_t* bytes, std::size_t len, std::size_t capacity)
-      : mem_(new uint8_t[capacity == 0 ? 1 : capacity]), capacity_(capacity) {
+      : mem_(new uint8_t[capacity == 0 ? 1 : capacity]) {
     // With capacity 0 the block has one byte but the view still claims none.
     if (len > 0) std::memcpy(mem_.get(), bytes, len);
     view_ = srtp::PacketView{mem_.get(), static_cast<uint32_t>(len), static_cast<uint32_t>(capacity)};
@@ -239,7 +239,6 @@ class ExactBuffer {
 
  private:
   std::unique_ptr<uint8_t[]> mem_;
-  std::size_t capacity_;
   srtp::PacketView view_{};
 };
 

@@ -14,7 +14,6 @@ namespace srtpgate::dp::detail {
 
 namespace {
 
-constexpr uint8_t kEthHeaderLen = 14;
 constexpr uint8_t kVlanTagLen = 4;
 constexpr uint8_t kIpv4HeaderLen = 20;
 constexpr uint8_t kIpv6HeaderLen = 40;

@@ -57,8 +57,8 @@ constexpr std::size_t kMinWideFlush = 8;
 
 class IpsecMbEngine final : public Engine {
  public:
-  IpsecMbEngine(ImbMgrPtr wide, ImbMgrPtr narrow, IMB_ARCH arch)
-      : wide_(std::move(wide)), narrow_(std::move(narrow)), arch_(arch) {}
+  IpsecMbEngine(ImbMgrPtr wide, ImbMgrPtr narrow)
+      : wide_(std::move(wide)), narrow_(std::move(narrow)) {}
 
   ~IpsecMbEngine() override { secure_zero(&gcm_ctx_, sizeof gcm_ctx_); }
 
@@ -242,7 +242,6 @@ class IpsecMbEngine final : public Engine {
   IMB_JOB jobs_[kChunk]{};
   ImbMgrPtr wide_;
   ImbMgrPtr narrow_;
-  IMB_ARCH arch_;
   alignas(64) struct gcm_context_data gcm_ctx_ {};
 };
 
@@ -269,7 +268,7 @@ Result<std::shared_ptr<Engine>> make_ipsecmb_engine() {
     }
   }
   return std::shared_ptr<Engine>(
-      std::make_shared<IpsecMbEngine>(std::move(wide), std::move(narrow), arch));
+      std::make_shared<IpsecMbEngine>(std::move(wide), std::move(narrow)));
 }
 
 }  // namespace srtpgate::crypto
