@@ -20,6 +20,7 @@
 #include "header_rewrite.h"
 #include "port.h"
 #include "rss_placement.h"
+#include "tsan_annotations.h"
 #include "worker.h"
 
 namespace srtpgate::dp {
@@ -572,6 +573,7 @@ std::size_t Dataplane::receive_punted(std::span<PuntedPacket> out) noexcept {
         break;
       }
       auto* mbuf = static_cast<rte_mbuf*>(m);
+      detail::tsan_taken_over(mbuf);
       out[n++] = PuntedPacket{mbuf, mbuf->port};
     }
   }

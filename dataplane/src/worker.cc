@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "frame_classifier.h"
+#include "tsan_annotations.h"
 
 namespace srtpgate::dp::detail {
 
@@ -149,6 +150,9 @@ std::size_t Worker::poll_once() noexcept {
   rte_mbuf* pkts[kMaxBurst];
   for (const RxQueue& q : setup_.rx) {
     const uint16_t n = rte_eth_rx_burst(q.port_id, q.queue, pkts, setup_.burst);
+    for (uint16_t i = 0; i < n; ++i) {
+      tsan_taken_over(pkts[i]);
+    }
     if (n != 0) {
       process(pkts, n, q.port_id);
       total += n;
@@ -220,6 +224,9 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
   counters_.rx_bytes.add(rx_bytes);
 
   if (npunt != 0) {
+    for (unsigned i = 0; i < npunt; ++i) {
+      tsan_handed_over(punt[i]);
+    }
     const unsigned queued =
         rte_ring_sp_enqueue_burst(setup_.punt, reinterpret_cast<void**>(punt), npunt, nullptr);
     counters_.punted.add(queued);
@@ -399,6 +406,9 @@ void Worker::transmit(rte_mbuf** out, Flow** out_flow, const uint16_t* out_len,
         member[count] = static_cast<uint8_t>(k);
         group[count++] = out[k];
       }
+    }
+    for (unsigned c = 0; c < count; ++c) {
+      tsan_handed_over(group[c]);
     }
     const uint16_t sent = rte_eth_tx_burst(port, setup_.tx_queue, group, count);
     for (unsigned c = 0; c < count; ++c) {

@@ -16,6 +16,7 @@
 #include "frame_classifier.h"
 #include "header_rewrite.h"
 #include "port.h"
+#include "tsan_annotations.h"
 #include "srtpgate/dp/dataplane.h"
 
 namespace srtpgate::dp::testing {
@@ -143,6 +144,7 @@ class Harness {
 
   // Puts a raw frame on worker `w`'s queue.
   bool inject(rte_mbuf* m, unsigned w) {
+    detail::tsan_handed_over(m);
     return rte_ring_enqueue(in_->rx_rings[w % in_->rx_rings.size()].get(), m) == 0;
   }
   bool send(const FlowKey& k, const Bytes& payload) {
@@ -174,6 +176,7 @@ class Harness {
       void* p = nullptr;
       while (rte_ring_dequeue(out_->tx_rings[q].get(), &p) == 0) {
         auto* m = static_cast<rte_mbuf*>(p);
+        detail::tsan_taken_over(m);
         Output o;
         o.tx_queue = q;
         const auto* d = rte_pktmbuf_mtod(m, const uint8_t*);
