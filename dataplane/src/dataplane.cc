@@ -364,6 +364,7 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const DataplaneConfig& conf
   auto dp = std::unique_ptr<Dataplane>(new Dataplane(std::move(impl)));
   if (config.launch_workers) {
     for (auto& slot : dp->impl_->workers) {
+      slot.worker->mark_launched();
       const int rc = rte_eal_remote_launch(
           [](void* arg) -> int {
             auto* self = static_cast<Impl*>(arg);
@@ -371,6 +372,7 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const DataplaneConfig& conf
             for (auto& sl : self->workers) {
               if (sl.lcore == me) {
                 sl.worker->run(self->stop);
+                return 0;  // touch nothing after run(): the control thread may free it all
               }
             }
             return 0;
@@ -415,6 +417,7 @@ void Dataplane::stop() {
   if (impl_->launched) {
     for (auto& slot : impl_->workers) {
       rte_eal_wait_lcore(slot.lcore);
+      slot.worker->wait_finished();
     }
     impl_->launched = false;
   }

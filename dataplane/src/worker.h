@@ -118,6 +118,13 @@ class Worker {
   void run(const std::atomic<bool>& stop) noexcept;
 
   WorkerStats stats() const noexcept;
+  // The control thread calls mark_launched() before rte_eal_remote_launch and, after
+  // rte_eal_wait_lcore, wait_finished() before it touches what the worker used.
+  void mark_launched() noexcept { launched_.store(true, std::memory_order_release); }
+  void wait_finished() const noexcept {
+    while (!finished_.load(std::memory_order_acquire)) {
+    }
+  }
   const std::shared_ptr<crypto::Engine>& engine() const noexcept { return setup_.engine; }
 
  private:
@@ -128,6 +135,8 @@ class Worker {
                 unsigned nout) noexcept;
 
   Setup setup_;
+  std::atomic<bool> launched_{false};
+  std::atomic<bool> finished_{false};
   alignas(64) WorkerCounters counters_;
 };
 
