@@ -2,7 +2,10 @@
 # The test command of the README and of CI: installs what is missing (Debian 12), then builds
 # and runs every test twice: a release build (what ships), and a build with AddressSanitizer and
 # UndefinedBehaviorSanitizer (out-of-bounds access, leaks, undefined behaviour fail the run).
-# BUILDDIR overrides the release build folder (default: build; the sanitizer one is BUILDDIR-asan).
+# Then the dataplane's control-to-worker messaging and flow churn tests under ThreadSanitizer,
+# and every libFuzzer target for FUZZ_SECONDS (default 20) each, built with clang.
+# BUILDDIR overrides the release build folder (default: build; the others are BUILDDIR-asan,
+# BUILDDIR-tsan, BUILDDIR-fuzz). SKIP_FUZZ=1 skips the fuzzing stage.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 builddir=${BUILDDIR:-$root/build}
@@ -24,9 +27,23 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 run_suite "$builddir-asan" -Db_sanitize=address,undefined -Db_lundef=false \
     -Dbuildtype=debugoptimized -Dbenchmarks=false
 
-# One closing line that counts every test case of both runs: meson's JUnit log lists each
+echo "== ThreadSanitizer: dataplane messaging and churn"
+unset ASAN_OPTIONS
+"$root/.ci/configure-build" "$builddir-tsan" -Db_sanitize=thread -Db_lundef=false \
+    -Dbuildtype=debugoptimized -Dbenchmarks=false
+meson compile -C "$builddir-tsan" tests/dataplane/srtpgate-dp-tests
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    meson test -C "$builddir-tsan" --no-rebuild --print-errorlogs dataplane-dpdk || status=1
+
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+  echo "== libFuzzer targets, ${FUZZ_SECONDS:-20} s each"
+  BUILDDIR="$builddir-fuzz" "$root/tests/fuzz/run.sh" "${FUZZ_SECONDS:-20}" || status=1
+fi
+
+# One closing line that counts every test case of the three runs: meson's JUnit log lists each
 # GoogleTest case and each script test once.
-python3 - "$builddir/meson-logs/testlog.junit.xml" "$builddir-asan/meson-logs/testlog.junit.xml" <<'PY'
+python3 - "$builddir/meson-logs/testlog.junit.xml" "$builddir-asan/meson-logs/testlog.junit.xml" \
+    "$builddir-tsan/meson-logs/testlog.junit.xml" <<'PY'
 import sys, xml.etree.ElementTree as ET
 passed = failed = skipped = 0
 for path in sys.argv[1:]:
