@@ -27,8 +27,9 @@ struct IpAddress {
 
 // The flow table's key: a UDP flow as its packets arrive on a port. `local` is our address and
 // port (the packet's destination), `remote` the sender's. Exactly 40 bytes with no padding
-// holes; build it with make_flow_key() so unused bytes are zero.
-struct FlowKey {
+// holes; build it with make_flow_key() so unused bytes are zero. 8-byte aligned because
+// rte_hash's CRC reads it eight bytes at a time.
+struct alignas(8) FlowKey {
   std::array<uint8_t, 16> local_addr{};
   std::array<uint8_t, 16> remote_addr{};
   uint16_t local_port = 0;   // host byte order
@@ -39,7 +40,7 @@ struct FlowKey {
 
   friend bool operator==(const FlowKey&, const FlowKey&) = default;
 };
-static_assert(sizeof(FlowKey) == 40);
+static_assert(sizeof(FlowKey) == 40 && alignof(FlowKey) == 8);
 
 FlowKey make_flow_key(uint16_t port_id, const IpAddress& local, uint16_t local_port,
                       const IpAddress& remote, uint16_t remote_port) noexcept;
