@@ -1,0 +1,40 @@
+// The daemon's configuration file (JSON), read once at start-up. Its format is documented in
+// docs/control.md next to the control protocol, whose session objects it shares.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "session_service.h"
+#include "srtpgate/dp/flow.h"
+#include "srtpgate/result.h"
+
+namespace srtpgate::app {
+
+struct PortSpec {
+  std::string name;                     // DPDK device name (created with --vdev or a PCI address)
+  std::vector<dp::IpAddress> addresses; // ours on this port: ARP/NDP answered, sessions bound
+  bool rss = true;
+};
+
+struct AppConfig {
+  std::vector<PortSpec> ports;
+  uint16_t port_range_first = 20000;  // local UDP ports the engine allocates (even numbers)
+  uint16_t port_range_last = 29999;
+  unsigned stats_interval_seconds = 1;  // 0: no periodic statistics line
+  std::string control_socket = "/run/srtpgate/control.sock";
+  std::string certificate_pem;  // empty: generate an ECDSA P-256 certificate at start
+  std::string private_key_pem;
+  uint32_t flows_per_worker = 65536;
+  uint32_t mbufs = 16383;
+  std::vector<SessionRequest> sessions;  // installed at start
+};
+
+// Parses the JSON text. Fails with a message naming the field at fault ("ports[1].addresses[0]:
+// '10.0.0.300' is not an IPv4 or IPv6 address"); never throws.
+Result<AppConfig> parse_config(std::string_view json_text);
+Result<AppConfig> load_config(const std::string& path);
+
+}  // namespace srtpgate::app

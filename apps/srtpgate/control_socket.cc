@@ -1,0 +1,236 @@
+#include "control_socket.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace srtpgate::app {
+namespace {
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+// True when something accepts connections on `path` (a live daemon): then we must not unlink it.
+bool someone_listens(const sockaddr_un& addr) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return false;
+  }
+  const bool live = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return live;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ControlSocket>> ControlSocket::open(const std::string& path,
+                                                           Handler handler) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
+    return make_error("control socket path must be 1.." +
+                      std::to_string(sizeof(addr.sun_path) - 1) + " bytes: " + path);
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) {
+      return make_error("cannot create " + parent.string() + ": " + ec.message());
+    }
+  }
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return make_error(path + " exists and is not a socket");
+    }
+    if (someone_listens(addr)) {
+      return make_error(path + ": another process is serving this control socket");
+    }
+    ::unlink(path.c_str());  // stale, left by a daemon that did not exit cleanly
+  }
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return make_error("socket: " + errno_text(errno));
+  }
+  // Bind under a restrictive umask so the socket is never reachable with wider permissions.
+  const mode_t old_mask = ::umask(0117);
+  const int rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+  const int bind_errno = errno;
+  ::umask(old_mask);
+  if (rc != 0) {
+    ::close(fd);
+    return make_error("bind " + path + ": " + errno_text(bind_errno));
+  }
+  ::chmod(path.c_str(), 0660);
+  if (::listen(fd, 16) != 0) {
+    const int e = errno;
+    ::close(fd);
+    ::unlink(path.c_str());
+    return make_error("listen " + path + ": " + errno_text(e));
+  }
+  return std::unique_ptr<ControlSocket>(new ControlSocket(fd, path, std::move(handler)));
+}
+
+ControlSocket::~ControlSocket() {
+  for (Client& c : clients_) {
+    ::close(c.fd);
+  }
+  if (listen_fd_ >= 0) {
+    ::close(listen_fd_);
+  }
+  ::unlink(path_.c_str());
+}
+
+void ControlSocket::stop_accepting() noexcept {
+  if (listen_fd_ >= 0) {
+    ::close(listen_fd_);
+    listen_fd_ = -1;
+    ::unlink(path_.c_str());
+  }
+}
+
+void ControlSocket::accept_clients() noexcept {
+  while (true) {
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      return;  // EAGAIN, or a connection that went away before we took it
+    }
+    if (clients_.size() >= kMaxClients) {
+      static constexpr char kBusy[] = "{\"ok\":false,\"error\":\"too many control clients\"}\n";
+      (void)!::write(fd, kBusy, sizeof(kBusy) - 1);
+      ::close(fd);
+      continue;
+    }
+    try {
+      clients_.push_back(Client{fd, {}, {}, false});
+    } catch (...) {
+      ::close(fd);
+      return;
+    }
+  }
+}
+
+bool ControlSocket::read_client(Client& c) noexcept {
+  char buf[16384];
+  while (true) {
+    const ssize_t n = ::read(c.fd, buf, sizeof(buf));
+    if (n == 0) {
+      return !c.out.empty() ? (c.closing = true) : false;  // peer closed; flush answers first
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        break;
+      }
+      if (errno == EINTR) {
+        continue;
+      }
+      return false;
+    }
+    try {
+      c.in.append(buf, static_cast<std::size_t>(n));
+      std::size_t start = 0;
+      std::size_t nl;
+      while ((nl = c.in.find('\n', start)) != std::string::npos) {
+        std::string_view line(c.in.data() + start, nl - start);
+        if (!line.empty() && line.back() == '\r') {
+          line.remove_suffix(1);
+        }
+        if (line.size() > kMaxLine) {
+          c.out += "{\"ok\":false,\"error\":\"request line longer than 65536 bytes\"}\n";
+          c.closing = true;
+          c.in.clear();
+          return true;
+        }
+        if (!line.empty()) {
+          c.out += handler_(line);
+          c.out += '\n';
+        }
+        start = nl + 1;
+      }
+      c.in.erase(0, start);
+      if (c.in.size() > kMaxLine) {
+        c.out += "{\"ok\":false,\"error\":\"request line longer than 65536 bytes\"}\n";
+        c.closing = true;
+        c.in.clear();
+        return true;
+      }
+    } catch (...) {
+      return false;
+    }
+    if (c.closing) {
+      return true;
+    }
+  }
+  return true;
+}
+
+bool ControlSocket::write_client(Client& c) noexcept {
+  while (!c.out.empty()) {
+    const ssize_t n = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        return true;
+      }
+      if (errno == EINTR) {
+        continue;
+      }
+      return false;
+    }
+    c.out.erase(0, static_cast<std::size_t>(n));
+  }
+  return !c.closing;
+}
+
+void ControlSocket::service(int timeout_ms) noexcept {
+  pollfd fds[kMaxClients + 1];
+  nfds_t n = 0;
+  if (listen_fd_ >= 0) {
+    fds[n++] = pollfd{listen_fd_, POLLIN, 0};
+  }
+  for (const Client& c : clients_) {
+    const int events = (c.closing ? 0 : POLLIN) | (c.out.empty() ? 0 : POLLOUT);
+    fds[n++] = pollfd{c.fd, static_cast<short>(events), 0};
+  }
+  if (n == 0) {
+    return;
+  }
+  const int ready = ::poll(fds, n, timeout_ms);
+  if (ready <= 0) {
+    return;
+  }
+  nfds_t i = 0;
+  if (listen_fd_ >= 0) {
+    ++i;
+  }
+  const std::size_t existing = clients_.size();
+  for (std::size_t k = 0; k < existing; ++k, ++i) {
+    Client& c = clients_[k];
+    bool alive = true;
+    if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+      alive = read_client(c);
+    }
+    if (alive && !c.out.empty()) {
+      alive = write_client(c);
+    } else if (alive && c.closing) {
+      alive = false;
+    }
+    if (!alive) {
+      ::close(c.fd);
+      c.fd = -1;
+    }
+  }
+  std::erase_if(clients_, [](const Client& c) { return c.fd < 0; });
+  if (listen_fd_ >= 0 && (fds[0].revents & POLLIN)) {
+    accept_clients();
+  }
+}
+
+}  // namespace srtpgate::app

@@ -1,0 +1,556 @@
+#include "json_codec.h"
+
+#include <algorithm>
+#include <cctype>
+#include <utility>
+
+#include "srtpgate/master_key.h"
+#include "srtpgate/profile.h"
+
+// Early return of a failed Result from a function returning another Result type.
+#define SG_ASSIGN(lhs, expr)          \
+  do {                                \
+    auto sg_r_ = (expr);              \
+    if (!sg_r_) {                     \
+      return sg_r_.error();           \
+    }                                 \
+    (lhs) = std::move(sg_r_.value()); \
+  } while (0)
+#define SG_CHECK(expr)      \
+  do {                      \
+    auto sg_r_ = (expr);    \
+    if (!sg_r_) {           \
+      return sg_r_.error(); \
+    }                       \
+  } while (0)
+
+namespace srtpgate::app {
+
+std::string_view name(SessionState s) noexcept {
+  switch (s) {
+    case SessionState::handshaking:
+      return "handshaking";
+    case SessionState::active:
+      return "active";
+    case SessionState::failed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// A user-supplied value quoted in an error message, cut short so a message stays one line.
+// Never used for key material.
+std::string quote(std::string_view text) {
+  constexpr std::size_t kMax = 64;
+  std::string out = "'";
+  for (char c : text.substr(0, kMax)) {
+    out += std::isprint(static_cast<unsigned char>(c)) ? c : '?';
+  }
+  if (text.size() > kMax) {
+    out += "...";
+  }
+  out += "'";
+  return out;
+}
+
+Error field_error(const std::string& path, const std::string& what) {
+  return make_error(path + ": " + what);
+}
+
+std::string profile_names() {
+  std::string out;
+  for (srtp::Profile p : srtp::kAllProfiles) {
+    if (!out.empty()) {
+      out += ", ";
+    }
+    out += srtp::name(p);
+  }
+  return out;
+}
+
+Result<srtp::Profile> get_profile(const Json& j, const std::string& path) {
+  std::string text;
+  SG_ASSIGN(text, get_string(j, path));
+  auto p = srtp::profile_from_name(text);
+  if (!p) {
+    return field_error(path,
+                       "unknown profile " + quote(text) + " (one of " + profile_names() + ")");
+  }
+  return *p;
+}
+
+Result<dp::IpAddress> get_address(const Json& j, const std::string& path) {
+  std::string text;
+  SG_ASSIGN(text, get_string(j, path));
+  auto a = dp::IpAddress::parse(text);
+  if (!a) {
+    return field_error(path, quote(text) + " is not an IPv4 or IPv6 address");
+  }
+  return a.value();
+}
+
+const Json* member(const Json& j, std::string_view name) {
+  auto it = j.find(name);
+  return it == j.end() ? nullptr : &*it;
+}
+
+Result<const Json*> require(const Json& j, const std::string& path, std::string_view name) {
+  const Json* m = member(j, name);
+  if (m == nullptr) {
+    return field_error(json_path(path, name), "missing (required)");
+  }
+  return m;
+}
+
+Result<void> require_object(const Json& j, const std::string& path) {
+  if (!j.is_object()) {
+    return field_error(path.empty() ? std::string("request") : path,
+                       std::string("must be an object, not ") + j.type_name());
+  }
+  return {};
+}
+
+// RFC 8122 §5: "hash-func SP fingerprint", fingerprint as colon-separated upper-case hex pairs
+// (accepted in either case). Checked here for a clear error; the handshake parses it again.
+Result<void> check_fingerprint(const std::string& text, const std::string& path) {
+  auto space = text.find(' ');
+  if (space == std::string::npos) {
+    return field_error(path,
+                       "must be 'HASH HEX:HEX:...' as in a=fingerprint, e.g. 'sha-256 AB:CD:...'");
+  }
+  std::string hash = text.substr(0, space);
+  std::transform(hash.begin(), hash.end(), hash.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  static constexpr std::pair<std::string_view, std::size_t> kHashes[] = {
+      {"sha-1", 20}, {"sha-224", 28}, {"sha-256", 32}, {"sha-384", 48}, {"sha-512", 64}};
+  std::size_t want = 0;
+  for (const auto& [n, len] : kHashes) {
+    if (hash == n) {
+      want = len;
+    }
+  }
+  if (want == 0) {
+    return field_error(
+        path, "unsupported hash " + quote(hash) + " (sha-1, sha-224, sha-256, sha-384 or sha-512)");
+  }
+  std::string_view hex = std::string_view(text).substr(space + 1);
+  std::size_t bytes = 0;
+  for (std::size_t i = 0; i < hex.size();) {
+    if (i + 2 > hex.size() || !std::isxdigit(static_cast<unsigned char>(hex[i])) ||
+        !std::isxdigit(static_cast<unsigned char>(hex[i + 1]))) {
+      return field_error(path, "the fingerprint must be hex byte pairs separated by ':'");
+    }
+    ++bytes;
+    i += 2;
+    if (i < hex.size()) {
+      if (hex[i] != ':' || i + 1 == hex.size()) {
+        return field_error(path, "the fingerprint must be hex byte pairs separated by ':'");
+      }
+      ++i;
+    }
+  }
+  if (bytes != want) {
+    return field_error(path, "a " + hash + " fingerprint has " + std::to_string(want) +
+                                 " bytes, this one has " + std::to_string(bytes));
+  }
+  return {};
+}
+
+Json drops_to_json(const std::array<uint64_t, dp::kDropCount>& drops) {
+  Json out = Json::object();
+  for (std::size_t i = 0; i < dp::kDropCount; ++i) {
+    out[std::string(dp::name(static_cast<dp::Drop>(i)))] = drops[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string json_path(std::string_view prefix, std::string_view member) {
+  if (prefix.empty()) {
+    return std::string(member);
+  }
+  std::string out(prefix);
+  out += '.';
+  out += member;
+  return out;
+}
+
+Result<std::array<uint8_t, 6>> parse_mac(std::string_view text) {
+  std::array<uint8_t, 6> mac{};
+  if (text.size() != 17) {
+    return make_error("must be six hex bytes like '02:00:00:00:00:01'");
+  }
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') {
+      return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+      return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+      return c - 'A' + 10;
+    }
+    return -1;
+  };
+  const char sep = text[2];
+  if (sep != ':' && sep != '-') {
+    return make_error("must be six hex bytes like '02:00:00:00:00:01'");
+  }
+  for (std::size_t i = 0; i < 6; ++i) {
+    int hi = nibble(text[i * 3]);
+    int lo = nibble(text[i * 3 + 1]);
+    if (hi < 0 || lo < 0 || (i < 5 && text[i * 3 + 2] != sep)) {
+      return make_error("must be six hex bytes like '02:00:00:00:00:01'");
+    }
+    mac[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return mac;
+}
+
+std::string format_mac(const std::array<uint8_t, 6>& mac) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < mac.size(); ++i) {
+    if (i > 0) {
+      out += ':';
+    }
+    out += kHex[mac[i] >> 4];
+    out += kHex[mac[i] & 0xf];
+  }
+  return out;
+}
+
+Result<std::string> get_string(const Json& j, const std::string& path) {
+  if (!j.is_string()) {
+    return field_error(path, std::string("must be a string, not ") + j.type_name());
+  }
+  return j.get<std::string>();
+}
+
+Result<uint64_t> get_unsigned(const Json& j, const std::string& path, uint64_t min, uint64_t max) {
+  const std::string range = std::to_string(min) + ".." + std::to_string(max);
+  if (!j.is_number_integer()) {
+    return field_error(path, "must be an integer in " + range + ", not " +
+                                 (j.is_number() ? std::string("a fraction") : j.type_name()));
+  }
+  if (j.is_number_unsigned()) {
+    uint64_t v = j.get<uint64_t>();
+    if (v >= min && v <= max) {
+      return v;
+    }
+    return field_error(path, std::to_string(v) + " is outside " + range);
+  }
+  return field_error(path, std::to_string(j.get<int64_t>()) + " is outside " + range);
+}
+
+Result<bool> get_bool(const Json& j, const std::string& path) {
+  if (!j.is_boolean()) {
+    return field_error(path, std::string("must be true or false, not ") + j.type_name());
+  }
+  return j.get<bool>();
+}
+
+Result<void> check_members(const Json& j, const std::string& path,
+                           std::initializer_list<std::string_view> allowed,
+                           std::span<const std::string_view> extra) {
+  SG_CHECK(require_object(j, path));
+  for (const auto& [key, value] : j.items()) {
+    bool known = std::find(allowed.begin(), allowed.end(), key) != allowed.end() ||
+                 std::find(extra.begin(), extra.end(), key) != extra.end();
+    if (!known) {
+      std::string shown = quote(key);
+      shown = shown.substr(1, shown.size() - 2);
+      return field_error(json_path(path, shown), "unknown field");
+    }
+  }
+  return {};
+}
+
+Result<SdesLeg> sdes_leg_from_json(const Json& j, const std::string& path) {
+  SG_CHECK(check_members(j, path, {"profile", "key"}));
+  SdesLeg leg;
+  const Json* m = nullptr;
+  SG_ASSIGN(m, require(j, path, "profile"));
+  SG_ASSIGN(leg.profile, get_profile(*m, json_path(path, "profile")));
+  SG_ASSIGN(m, require(j, path, "key"));
+  const std::string key_path = json_path(path, "key");
+  if (!m->is_string()) {
+    return field_error(key_path, std::string("must be a string, not ") + m->type_name());
+  }
+  leg.key_params = m->get<std::string>();
+  // Decoded here only to reject a bad key before anything changes; the lib's messages name the
+  // part at fault (length, base64, lifetime, MKI) without the base64 itself.
+  auto key = srtp::parse_sdes_key(leg.profile, leg.key_params);
+  if (!key) {
+    std::string msg = key.message();
+    constexpr std::string_view kPrefix = "SDES key: ";
+    if (msg.starts_with(kPrefix)) {
+      msg.erase(0, kPrefix.size());
+    }
+    return field_error(key_path, msg);
+  }
+  return leg;
+}
+
+Result<DtlsLeg> dtls_leg_from_json(const Json& j, const std::string& path) {
+  SG_CHECK(check_members(j, path, {"setup", "fingerprint", "profiles"}));
+  DtlsLeg leg;
+  const Json* m = nullptr;
+  SG_ASSIGN(m, require(j, path, "setup"));
+  std::string setup;
+  SG_ASSIGN(setup, get_string(*m, json_path(path, "setup")));
+  if (setup == "active") {
+    leg.active = true;
+  } else if (setup == "passive") {
+    leg.active = false;
+  } else {
+    return field_error(json_path(path, "setup"),
+                       quote(setup) + " must be 'active' (we are the DTLS client) or 'passive'");
+  }
+  SG_ASSIGN(m, require(j, path, "fingerprint"));
+  SG_ASSIGN(leg.peer_fingerprint, get_string(*m, json_path(path, "fingerprint")));
+  SG_CHECK(check_fingerprint(leg.peer_fingerprint, json_path(path, "fingerprint")));
+  if (const Json* p = member(j, "profiles")) {
+    const std::string ppath = json_path(path, "profiles");
+    if (!p->is_array()) {
+      return field_error(ppath,
+                         std::string("must be an array of profile names, not ") + p->type_name());
+    }
+    for (std::size_t i = 0; i < p->size(); ++i) {
+      srtp::Profile prof{};
+      SG_ASSIGN(prof, get_profile((*p)[i], ppath + "[" + std::to_string(i) + "]"));
+      if (std::find(leg.profiles.begin(), leg.profiles.end(), prof) != leg.profiles.end()) {
+        return field_error(ppath + "[" + std::to_string(i) + "]",
+                           std::string(srtp::name(prof)) + " is listed twice");
+      }
+      leg.profiles.push_back(prof);
+    }
+  }
+  return leg;
+}
+
+Result<LegSpec> leg_spec_from_json(const Json& j, const std::string& path) {
+  SG_CHECK(check_members(j, path, {"sdes", "dtls"}));
+  LegSpec leg;
+  const Json* sdes = member(j, "sdes");
+  const Json* dtls = member(j, "dtls");
+  if ((sdes == nullptr) == (dtls == nullptr)) {
+    return field_error(path, "needs exactly one of 'sdes' or 'dtls'");
+  }
+  if (sdes != nullptr) {
+    SdesLeg s;
+    SG_ASSIGN(s, sdes_leg_from_json(*sdes, json_path(path, "sdes")));
+    leg.sdes = std::move(s);
+  } else {
+    DtlsLeg d;
+    SG_ASSIGN(d, dtls_leg_from_json(*dtls, json_path(path, "dtls")));
+    leg.dtls = std::move(d);
+  }
+  return leg;
+}
+
+Result<NextHopSpec> next_hop_from_json(const Json& j, const std::string& path) {
+  SG_CHECK(check_members(j, path,
+                         {"port", "mac", "src_addr", "src_port", "dst_addr", "dst_port", "vlan"}));
+  NextHopSpec nh;
+  const Json* m = nullptr;
+  if ((m = member(j, "port")) != nullptr) {
+    SG_ASSIGN(nh.port, get_string(*m, json_path(path, "port")));
+  }
+  SG_ASSIGN(m, require(j, path, "mac"));
+  std::string mac;
+  SG_ASSIGN(mac, get_string(*m, json_path(path, "mac")));
+  auto parsed = parse_mac(mac);
+  if (!parsed) {
+    return field_error(json_path(path, "mac"), quote(mac) + " " + parsed.message());
+  }
+  nh.mac = parsed.value();
+  SG_ASSIGN(m, require(j, path, "src_addr"));
+  SG_ASSIGN(nh.src_addr, get_address(*m, json_path(path, "src_addr")));
+  if ((m = member(j, "src_port")) != nullptr) {
+    uint64_t v = 0;
+    SG_ASSIGN(v, get_unsigned(*m, json_path(path, "src_port"), 0, 65535));
+    nh.src_port = static_cast<uint16_t>(v);
+  }
+  SG_ASSIGN(m, require(j, path, "dst_addr"));
+  SG_ASSIGN(nh.dst_addr, get_address(*m, json_path(path, "dst_addr")));
+  if (nh.dst_addr.family != nh.src_addr.family) {
+    return field_error(json_path(path, "dst_addr"), "IPv" + std::to_string(nh.dst_addr.family) +
+                                                        ", but src_addr is IPv" +
+                                                        std::to_string(nh.src_addr.family));
+  }
+  SG_ASSIGN(m, require(j, path, "dst_port"));
+  uint64_t v = 0;
+  SG_ASSIGN(v, get_unsigned(*m, json_path(path, "dst_port"), 1, 65535));
+  nh.dst_port = static_cast<uint16_t>(v);
+  if ((m = member(j, "vlan")) != nullptr) {
+    SG_ASSIGN(v, get_unsigned(*m, json_path(path, "vlan"), 0, 4094));
+    nh.vlan = static_cast<uint16_t>(v);
+  }
+  return nh;
+}
+
+Result<SessionRequest> session_request_from_json(const Json& j, const std::string& path,
+                                                 std::span<const std::string_view> extra_members) {
+  SG_CHECK(
+      check_members(j, path,
+                    {"port", "local_addr", "local_port", "remote_addr", "remote_port", "action",
+                     "inbound", "outbound", "next_hop", "replay_window", "max_streams", "label"},
+                    extra_members));
+  SessionRequest r;
+  const Json* m = nullptr;
+  uint64_t v = 0;
+  SG_ASSIGN(m, require(j, path, "port"));
+  SG_ASSIGN(r.port, get_string(*m, json_path(path, "port")));
+  if (r.port.empty()) {
+    return field_error(json_path(path, "port"), "must name a port");
+  }
+  SG_ASSIGN(m, require(j, path, "local_addr"));
+  SG_ASSIGN(r.local_addr, get_address(*m, json_path(path, "local_addr")));
+  if ((m = member(j, "local_port")) != nullptr) {
+    SG_ASSIGN(v, get_unsigned(*m, json_path(path, "local_port"), 0, 65535));
+    r.local_port = static_cast<uint16_t>(v);
+  }
+  SG_ASSIGN(m, require(j, path, "remote_addr"));
+  SG_ASSIGN(r.remote_addr, get_address(*m, json_path(path, "remote_addr")));
+  if (r.remote_addr.family != r.local_addr.family) {
+    return field_error(json_path(path, "remote_addr"),
+                       "IPv" + std::to_string(r.remote_addr.family) + ", but local_addr is IPv" +
+                           std::to_string(r.local_addr.family));
+  }
+  SG_ASSIGN(m, require(j, path, "remote_port"));
+  SG_ASSIGN(v, get_unsigned(*m, json_path(path, "remote_port"), 1, 65535));
+  r.remote_port = static_cast<uint16_t>(v);
+
+  SG_ASSIGN(m, require(j, path, "action"));
+  std::string action;
+  SG_ASSIGN(action, get_string(*m, json_path(path, "action")));
+  auto a = dp::action_from_name(action);
+  if (!a) {
+    return field_error(
+        json_path(path, "action"),
+        "unknown action " + quote(action) + " (unprotect, protect, transcrypt or forward)");
+  }
+  r.action = *a;
+  const bool wants_inbound =
+      r.action == dp::Action::unprotect || r.action == dp::Action::transcrypt;
+  const bool wants_outbound = r.action == dp::Action::protect || r.action == dp::Action::transcrypt;
+  const Json* in = member(j, "inbound");
+  const Json* out = member(j, "outbound");
+  if (wants_inbound && in == nullptr) {
+    return field_error(json_path(path, "inbound"), "missing (required for " + action + ")");
+  }
+  if (!wants_inbound && in != nullptr) {
+    return field_error(json_path(path, "inbound"), "not allowed for " + action);
+  }
+  if (wants_outbound && out == nullptr) {
+    return field_error(json_path(path, "outbound"), "missing (required for " + action + ")");
+  }
+  if (!wants_outbound && out != nullptr) {
+    return field_error(json_path(path, "outbound"), "not allowed for " + action);
+  }
+  if (in != nullptr) {
+    LegSpec leg;
+    SG_ASSIGN(leg, leg_spec_from_json(*in, json_path(path, "inbound")));
+    r.inbound = std::move(leg);
+  }
+  if (out != nullptr) {
+    LegSpec leg;
+    SG_ASSIGN(leg, leg_spec_from_json(*out, json_path(path, "outbound")));
+    r.outbound = std::move(leg);
+  }
+  SG_ASSIGN(m, require(j, path, "next_hop"));
+  SG_ASSIGN(r.next_hop, next_hop_from_json(*m, json_path(path, "next_hop")));
+  if ((m = member(j, "replay_window")) != nullptr) {
+    // RFC 3711 §3.3.2 asks for at least 64; the upper bound is the dataplane's.
+    SG_ASSIGN(v, get_unsigned(*m, json_path(path, "replay_window"), 64, 32768));
+    r.replay_window = static_cast<uint32_t>(v);
+  }
+  if ((m = member(j, "max_streams")) != nullptr) {
+    SG_ASSIGN(v, get_unsigned(*m, json_path(path, "max_streams"), 1, 1024));
+    r.max_streams = static_cast<uint32_t>(v);
+  }
+  if ((m = member(j, "label")) != nullptr) {
+    SG_ASSIGN(r.label, get_string(*m, json_path(path, "label")));
+    if (r.label.size() > 256) {
+      return field_error(json_path(path, "label"), "longer than 256 bytes");
+    }
+  }
+  return r;
+}
+
+Json to_json(const dp::FlowStats& stats) {
+  uint64_t dropped = 0;
+  for (uint64_t d : stats.drops) {
+    dropped += d;
+  }
+  return Json{{"rx_packets", stats.rx_packets},     {"rx_bytes", stats.rx_bytes},
+              {"tx_packets", stats.tx_packets},     {"tx_bytes", stats.tx_bytes},
+              {"rtcp_packets", stats.rtcp_packets}, {"dropped", dropped},
+              {"drops", drops_to_json(stats.drops)}};
+}
+
+Json to_json(const dp::WorkerStats& stats) {
+  return Json{{"rx_packets", stats.rx_packets},
+              {"rx_bytes", stats.rx_bytes},
+              {"tx_packets", stats.tx_packets},
+              {"tx_bytes", stats.tx_bytes},
+              {"punted", stats.punted},
+              {"polls", stats.polls},
+              {"busy_polls", stats.busy_polls},
+              {"flows", stats.flows},
+              {"messages", stats.messages},
+              {"dropped", stats.dropped()},
+              {"drops", drops_to_json(stats.drops)}};
+}
+
+Json to_json(const SessionInfo& info) {
+  Json j = Json::object();
+  j["id"] = info.id;
+  j["label"] = info.label;
+  j["state"] = std::string(name(info.state));
+  if (!info.failure.empty()) {
+    j["failure"] = info.failure;
+  }
+  j["port"] = info.port;
+  j["local_addr"] = info.local_addr.to_string();
+  j["local_port"] = info.local_port;
+  j["remote_addr"] = info.remote_addr.to_string();
+  j["remote_port"] = info.remote_port;
+  j["action"] = std::string(dp::name(info.action));
+  if (info.inbound_profile) {
+    j["inbound_profile"] = std::string(srtp::name(*info.inbound_profile));
+  }
+  if (info.outbound_profile) {
+    j["outbound_profile"] = std::string(srtp::name(*info.outbound_profile));
+  }
+  if (!info.fingerprint.empty()) {
+    j["fingerprint"] = info.fingerprint;
+  }
+  j["worker"] = info.worker;
+  j["age_seconds"] = info.age_seconds;
+  j["counters"] = to_json(info.counters);
+  return j;
+}
+
+Json to_json(const ServiceStats& stats) {
+  dp::WorkerStats total;
+  Json workers = Json::array();
+  for (const dp::WorkerStats& w : stats.workers) {
+    total += w;
+    workers.push_back(to_json(w));
+  }
+  return Json{{"sessions", stats.sessions},
+              {"handshaking", stats.handshaking},
+              {"punted_stun", stats.punted_stun},
+              {"punted_dtls", stats.punted_dtls},
+              {"punted_other", stats.punted_other},
+              {"dtls_unmatched", stats.dtls_unmatched},
+              {"total", to_json(total)},
+              {"workers", std::move(workers)}};
+}
+
+}  // namespace srtpgate::app

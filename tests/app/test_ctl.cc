@@ -1,0 +1,295 @@
+// srtpgate-ctl end to end: the built binary against a one-shot fake server on a temporary Unix
+// socket that records the request line and answers with a canned line.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fake_service.h"
+#include "json_codec.h"
+
+namespace srtpgate::app {
+namespace {
+
+using testing::kKey;
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  out += '\'';
+  return out;
+}
+
+struct RunResult {
+  int status = -1;
+  std::string output;  // stdout and stderr
+};
+
+RunResult run_ctl(const std::vector<std::string>& args, const std::string& env = "") {
+  std::string cmd = env;
+  cmd += ' ';
+  cmd += shell_quote(SRTPGATE_CTL_PATH);
+  for (const std::string& a : args) {
+    cmd += ' ';
+    cmd += shell_quote(a);
+  }
+  cmd += " 2>&1 </dev/null";
+  RunResult r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) {
+    return r;
+  }
+  char buf[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) {
+    r.output.append(buf, n);
+  }
+  int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+// Listens on a fresh socket path; serves one connection in a thread.
+class FakeServer {
+ public:
+  explicit FakeServer(std::string response) : response_(std::move(response)) {
+    char tmpl[] = "/tmp/srtpgate-ctl-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    path_ = dir_ + "/control.sock";
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path_.c_str(), sizeof(addr.sun_path) - 1);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    EXPECT_EQ(::listen(fd_, 1), 0);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~FakeServer() {
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+    ::close(fd_);
+    std::filesystem::remove_all(dir_);
+  }
+  const std::string& path() const { return path_; }
+  // The request line, once the client has run.
+  const std::string& request() {
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+    return request_;
+  }
+  Json request_json() { return Json::parse(request(), nullptr, false); }
+
+ private:
+  void serve() {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 10000) <= 0) {
+      return;
+    }
+    int c = ::accept(fd_, nullptr, nullptr);
+    if (c < 0) {
+      return;
+    }
+    char buf[4096];
+    while (request_.find('\n') == std::string::npos) {
+      ssize_t n = ::recv(c, buf, sizeof(buf), 0);
+      if (n <= 0) {
+        break;
+      }
+      request_.append(buf, static_cast<std::size_t>(n));
+    }
+    if (auto nl = request_.find('\n'); nl != std::string::npos) {
+      request_.resize(nl);
+    }
+    if (!response_.empty()) {
+      ::send(c, response_.data(), response_.size(), MSG_NOSIGNAL);
+    }
+    ::close(c);
+  }
+
+  std::string response_;
+  std::string dir_;
+  std::string path_;
+  int fd_ = -1;
+  std::string request_;
+  std::thread thread_;
+};
+
+TEST(Ctl, PingPrintsTheResponse) {
+  FakeServer server("{\"ok\":true,\"version\":\"0.1.0\",\"protocol\":1}\n");
+  RunResult r = run_ctl({"--socket", server.path(), "ping"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(server.request(), R"({"cmd":"ping"})");
+  EXPECT_NE(r.output.find("\"version\": \"0.1.0\""), std::string::npos) << r.output;
+}
+
+TEST(Ctl, SocketFromTheEnvironment) {
+  FakeServer server("{\"ok\":true,\"stats\":{}}\n");
+  RunResult r = run_ctl({"stats"}, "SRTPGATE_CONTROL_SOCKET=" + shell_quote(server.path()));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(server.request(), R"({"cmd":"stats"})");
+}
+
+TEST(Ctl, CreateFromOptions) {
+  FakeServer server("{\"ok\":true,\"session\":{\"id\":1}}\n");
+  RunResult r = run_ctl({"--socket",
+                         server.path(),
+                         "create",
+                         "--port",
+                         "net_ring0",
+                         "--local",
+                         "198.18.0.1",
+                         "--remote",
+                         "198.18.1.1:5000",
+                         "--action",
+                         "transcrypt",
+                         "--in-sdes",
+                         std::string("AES_CM_128_HMAC_SHA1_80:") + kKey,
+                         "--out-dtls",
+                         std::string("active:") + testing::kFingerprint,
+                         "--next-hop-port",
+                         "net_ring1",
+                         "--next-hop-mac",
+                         "02:00:00:00:00:01",
+                         "--next-hop-src",
+                         "[2001:db8::1]:6000",
+                         "--next-hop-dst",
+                         "[2001:db8::2]:7000",
+                         "--vlan",
+                         "5",
+                         "--label",
+                         "call 1"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  Json j = server.request_json();
+  ASSERT_TRUE(j.is_object()) << server.request();
+  EXPECT_EQ(j["cmd"], "create");
+  EXPECT_EQ(j["port"], "net_ring0");
+  EXPECT_EQ(j["local_addr"], "198.18.0.1");
+  EXPECT_FALSE(j.contains("local_port"));
+  EXPECT_EQ(j["remote_addr"], "198.18.1.1");
+  EXPECT_EQ(j["remote_port"], 5000);
+  EXPECT_EQ(j["action"], "transcrypt");
+  EXPECT_EQ(j["inbound"]["sdes"]["profile"], "AES_CM_128_HMAC_SHA1_80");
+  EXPECT_EQ(j["inbound"]["sdes"]["key"], kKey);
+  EXPECT_EQ(j["outbound"]["dtls"]["setup"], "active");
+  EXPECT_EQ(j["outbound"]["dtls"]["fingerprint"], testing::kFingerprint);
+  EXPECT_EQ(j["next_hop"]["port"], "net_ring1");
+  EXPECT_EQ(j["next_hop"]["src_addr"], "2001:db8::1");
+  EXPECT_EQ(j["next_hop"]["src_port"], 6000);
+  EXPECT_EQ(j["next_hop"]["dst_addr"], "2001:db8::2");
+  EXPECT_EQ(j["next_hop"]["dst_port"], 7000);
+  EXPECT_EQ(j["next_hop"]["vlan"], 5);
+  EXPECT_EQ(j["label"], "call 1");
+
+  // What the options build is what the daemon's codec accepts.
+  j.erase("cmd");
+  j["next_hop"]["src_addr"] = "198.18.2.1";
+  j["next_hop"]["dst_addr"] = "198.18.2.2";
+  auto parsed = session_request_from_json(j, "");
+  EXPECT_TRUE(parsed.ok()) << parsed.message();
+}
+
+TEST(Ctl, CreateFromJsonAndRekeyDeleteShow) {
+  {
+    FakeServer server("{\"ok\":true}\n");
+    RunResult r = run_ctl(
+        {"--socket", server.path(), "create", "--json", R"({"port":"p","action":"forward"})"});
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(server.request(), R"({"cmd":"create","port":"p","action":"forward"})");
+  }
+  {
+    FakeServer server("{\"ok\":true,\"id\":4}\n");
+    RunResult r = run_ctl({"--socket", server.path(), "rekey", "4", "--out-sdes",
+                           std::string("AES_CM_128_HMAC_SHA1_32:") + kKey});
+    EXPECT_EQ(r.status, 0) << r.output;
+    Json j = server.request_json();
+    EXPECT_EQ(j["id"], 4);
+    EXPECT_EQ(j["outbound"]["profile"], "AES_CM_128_HMAC_SHA1_32");
+    EXPECT_EQ(j["outbound"]["key"], kKey);
+  }
+  {
+    FakeServer server("{\"ok\":true,\"id\":12}\n");
+    EXPECT_EQ(run_ctl({"--socket", server.path(), "delete", "12"}).status, 0);
+    EXPECT_EQ(server.request(), R"({"cmd":"delete","id":12})");
+  }
+  {
+    FakeServer server("{\"ok\":true,\"session\":{\"id\":12}}\n");
+    EXPECT_EQ(run_ctl({"--socket", server.path(), "show", "12"}).status, 0);
+    EXPECT_EQ(server.request(), R"({"cmd":"show","id":12})");
+  }
+  {
+    FakeServer server("{\"ok\":true}\n");
+    EXPECT_EQ(run_ctl({"--socket", server.path(), "raw", R"({"cmd":"help","tag":1})"}).status, 0);
+    EXPECT_EQ(server.request(), R"({"cmd":"help","tag":1})");
+  }
+}
+
+TEST(Ctl, ListPrintsATableAndJsonPrintsTheLine) {
+  const std::string line =
+      R"({"ok":true,"sessions":[{"id":7,"state":"active","action":"unprotect",)"
+      R"("port":"net_ring0","local_addr":"198.18.0.1","local_port":20000,)"
+      R"("remote_addr":"198.18.1.1","remote_port":5000,"label":"call-7",)"
+      R"("counters":{"rx_packets":10,"tx_packets":9,"dropped":1}}]})";
+  {
+    FakeServer server(line + "\n");
+    RunResult r = run_ctl({"--socket", server.path(), "list"});
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("198.18.0.1:20000"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("call-7"), std::string::npos) << r.output;
+  }
+  {
+    FakeServer server(line + "\n");
+    RunResult r = run_ctl({"--socket", server.path(), "--json", "list"});
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(r.output, line + "\n");
+  }
+}
+
+TEST(Ctl, ExitCodes) {
+  {
+    FakeServer server("{\"ok\":false,\"error\":\"no session 3\"}\n");
+    RunResult r = run_ctl({"--socket", server.path(), "show", "3"});
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_NE(r.output.find("no session 3"), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(run_ctl({}).status, 2);
+  EXPECT_EQ(run_ctl({"frobnicate"}).status, 2);
+  EXPECT_EQ(run_ctl({"show"}).status, 2);
+  EXPECT_EQ(run_ctl({"show", "x"}).status, 2);
+  EXPECT_EQ(run_ctl({"--bogus", "list"}).status, 2);
+  EXPECT_EQ(run_ctl({"create", "--remote", "198.18.1.1"}).status, 2);
+  EXPECT_EQ(run_ctl({"create", "--json", "[1]"}).status, 2);
+  EXPECT_EQ(run_ctl({"rekey", "1"}).status, 2);
+  EXPECT_EQ(run_ctl({"--help"}).status, 0);
+
+  RunResult r = run_ctl({"--socket", "/nonexistent/srtpgate.sock", "ping"});
+  EXPECT_EQ(r.status, 3) << r.output;
+  EXPECT_NE(r.output.find("cannot connect"), std::string::npos) << r.output;
+  {
+    FakeServer server("");  // closes without answering
+    EXPECT_EQ(run_ctl({"--socket", server.path(), "ping"}).status, 3);
+  }
+  {
+    FakeServer server("not json\n");
+    EXPECT_EQ(run_ctl({"--socket", server.path(), "ping"}).status, 3);
+  }
+}
+
+}  // namespace
+}  // namespace srtpgate::app
