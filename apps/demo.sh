@@ -1,34 +1,32 @@
 #!/usr/bin/env bash
-# The main job of the README: installs what is missing (Debian 12), builds, decrypts the bundled
-# SRTP capture (made by ffmpeg) with srtpgate-pcap, shows what came out, then measures srtpgate
-# against Debian libsrtp2 and the raw IPsec-MB ceiling on this machine.
+# The main job of the README: installs what is missing (Debian 12), builds, and starts the
+# srtpgate daemon on its embedded default: no NIC and no hugepages needed. Fresh SRTP (the
+# sample key, AES_CM_128_HMAC_SHA1_80) is generated on the main lcore into an in-process ring
+# port; worker lcore 1 decrypts it and forwards plain RTP to a net_null port; a statistics line
+# every second shows packets per second in and out and drops by reason. Ctrl-C stops it.
+#
+#   apps/demo.sh [app args...]      e.g. apps/demo.sh --demo-rate 1000000
+#   DEMO_SECONDS=10 apps/demo.sh    stop by itself after 10 s
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 builddir=${BUILDDIR:-$root/build}
+socket=${SRTPGATE_CONTROL_SOCKET:-/tmp/srtpgate-demo.sock}
 
 "$root/.ci/configure-build" "$builddir"
-meson compile -C "$builddir" apps/srtpgate-pcap/srtpgate-pcap bench/srtpgate-bench >/dev/null
+meson compile -C "$builddir" apps/srtpgate/srtpgate apps/srtpgate-ctl/srtpgate-ctl >/dev/null
 
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-key=inline:VNtPRH10gRr5HvSPx2AFa0/dDq/yMLi8dHaAlaNY   # throwaway key of the sample (tests/data)
+cat <<TEXT
+== srtpgate on its embedded default: SRTP in on a virtual port, RTP out on another.
+   While it runs, from another terminal:
+     $builddir/apps/srtpgate-ctl/srtpgate-ctl --socket $socket list
+     $builddir/apps/srtpgate-ctl/srtpgate-ctl --socket $socket stats
+   Stop with Ctrl-C (it prints the final counters).
+TEXT
 
-echo "== 1. Decrypting tests/data/sample-srtp.pcap: 2 s of a 1 kHz tone, PCMU over SRTP from ffmpeg"
-"$builddir/apps/srtpgate-pcap/srtpgate-pcap" decrypt --profile AES_CM_128_HMAC_SHA1_80 \
-    --key "$key" "$root/tests/data/sample-srtp.pcap" "$out/sample-rtp.pcap"
-
-if command -v tshark >/dev/null; then
-  echo
-  echo "== 2. What Wireshark sees in the output (first packets, decoded as RTP/RTCP):"
-  tshark -r "$out/sample-rtp.pcap" -d udp.port==5004,rtp -d udp.port==5005,rtcp \
-      -T fields -e frame.number -e _ws.col.Protocol -e rtp.seq -e rtp.p_type -e _ws.col.Info \
-      2>/dev/null | head -6
-  echo
-  echo "== 3. And the stream analysis (lost packets, sequence errors):"
-  tshark -q -r "$out/sample-rtp.pcap" -d udp.port==5004,rtp -z rtp,streams 2>/dev/null | head -8
+cmd=("$builddir/apps/srtpgate/srtpgate" -l 0-1 --no-huge --no-pci -m 1024
+     --file-prefix "srtpgate-demo-$$" --log-level lib.eal:warning
+     -- --demo --control "$socket" "$@")
+if [ -n "${DEMO_SECONDS:-}" ]; then
+  exec timeout -s INT -k 10 "$DEMO_SECONDS" "${cmd[@]}"
 fi
-
-echo
-echo "== 4. Packets per second on this core: srtpgate vs Debian libsrtp2 vs raw IPsec-MB (~1 min)"
-python3 "$root/bench/summary" --bin "$builddir/bench/srtpgate-bench" --filter \
-    '(AES_CM_128_HMAC_SHA1_80|AEAD_AES_128_GCM)/160/(1|32)$'
+exec "${cmd[@]}"
