@@ -18,7 +18,7 @@ if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then
   shift
 fi
 all_targets=(fuzz_srtp_unprotect fuzz_sdes_key fuzz_dtls_endpoint fuzz_pcap_reader
-             fuzz_frame_classifier)
+             fuzz_frame_classifier fuzz_control_protocol fuzz_config)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 nice_cmd=(nice -n "${NICE:-10}")
