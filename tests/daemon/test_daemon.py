@@ -187,6 +187,11 @@ def main():
             _, t = telemetry(prefix, "/srtpgate/workers")
             w = t.get("/srtpgate/workers", {})
             check("0" in w and w["0"].get("rx_packets", 0) > 0, "telemetry /srtpgate/workers")
+            for command in ("/srtpgate/stats", "/srtpgate/sessions", "/srtpgate/session,1",
+                            "/srtpgate/session,2", "/srtpgate/workers"):
+                _, t = telemetry(prefix, command)
+                check(SAMPLE_KEY.split(":")[1] not in json.dumps(t),
+                      "no key material in telemetry %s" % command)
         except OSError as e:
             check(False, "telemetry socket: %s" % e)
     finally:
@@ -201,6 +206,7 @@ def main():
         out = open(log_path).read()
     check(rc == 0, "exit status 0 after SIGTERM (is %s)" % rc)
     check("final counters:" in out, "final counters line logged")
+    check(SAMPLE_KEY.split(":")[1] not in out, "no key material in the log")
     check("worker 0: rx" in out, "periodic statistics lines logged")
     check("auth_failure" not in out and "replay" not in out.split("final counters:")[-1],
           "no authentication or replay drops in the demo")
