@@ -321,8 +321,8 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
       slot[nbatch++] = static_cast<uint8_t>(j);
     }
   }
-  if (nbatch != 0) {
-    srtp::unprotect_rtp_burst({sess, nbatch}, {batch, nbatch}, {status, nbatch});
+  // A batch's outcome goes back to its packets: a drop with its reason, or the new view.
+  const auto take_results = [&] {
     for (unsigned b = 0; b < nbatch; ++b) {
       const unsigned j = slot[b];
       if (status[b] != srtp::Status::ok) {
@@ -331,6 +331,10 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
         view[j] = batch[b];
       }
     }
+  };
+  if (nbatch != 0) {
+    srtp::unprotect_rtp_burst({sess, nbatch}, {batch, nbatch}, {status, nbatch});
+    take_results();
   }
   nbatch = 0;
   for (unsigned j = 0; j < nfast; ++j) {
@@ -343,14 +347,7 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
   }
   if (nbatch != 0) {
     srtp::protect_rtp_burst({sess, nbatch}, {batch, nbatch}, {status, nbatch});
-    for (unsigned b = 0; b < nbatch; ++b) {
-      const unsigned j = slot[b];
-      if (status[b] != srtp::Status::ok) {
-        drop(j, drop_of(status[b]));
-      } else {
-        view[j] = batch[b];
-      }
-    }
+    take_results();
   }
 
   // --- Stage 4: rewrite to the next hop, then one tx burst per egress port. A transmitted
