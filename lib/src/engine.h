@@ -8,6 +8,7 @@
 #include <memory>
 #include <span>
 
+#include "prefetch.h"
 #include "srtpgate/crypto.h"
 
 namespace srtpgate::crypto {
@@ -17,6 +18,26 @@ namespace srtpgate::crypto {
 class KeyContext {
  public:
   virtual ~KeyContext() = default;
+
+  // Starts loading the bytes the fast path reads (round keys, HMAC states, GHASH powers): one
+  // stage of the prefetching that bursts across many sessions do (session.cc). Not virtual:
+  // the backend names those bytes once, at key set-up.
+  void prefetch() const noexcept {
+    for (uint32_t off = 0; off < hot_bytes_; off += 64) {
+      srtpgate::detail::prefetch_line(hot_ + off);
+    }
+  }
+
+ protected:
+  void set_hot(const void* first, std::size_t bytes) noexcept {
+    hot_ = static_cast<const uint8_t*>(first);
+    hot_bytes_ = static_cast<uint32_t>(bytes < kMaxHotBytes ? bytes : kMaxHotBytes);
+  }
+
+ private:
+  static constexpr std::size_t kMaxHotBytes = 1024;
+  const uint8_t* hot_ = nullptr;
+  uint32_t hot_bytes_ = 0;
 };
 
 // AES-CM encryption (RFC 3711 §4.1.1) and HMAC-SHA1 (RFC 3711 §4.2.1) of one packet.

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <string>
 
+#include "byte_order.h"
 #include "kdf.h"
+#include "prefetch.h"
 #include "session_impl.h"
 #include "srtpgate/secret.h"
 
@@ -119,22 +121,97 @@ std::size_t run_chunks(SessionImpl& s, std::span<PacketView> pkts, std::span<Sta
   return ok;
 }
 
+// Bursts across many sessions: a packet's session state is a chain of dependent loads (the
+// session, its key list and stream slot, the key and the stream, the key's expanded form), and
+// with a million sessions every link is a cache miss. Walking the chunk once per link, starting
+// every packet's load before the first one is needed, overlaps the misses of all packets instead
+// of paying them one after another (the staged prefetching of VPP's nodes and of rte_hash's bulk
+// lookup). Only loads are started; nothing is decided here.
+void prefetch_sessions(std::span<Session* const> sessions) noexcept {
+  for (Session* s : sessions) {
+    srtpgate::detail::prefetch_line(s);
+  }
+}
+
+void prefetch_session_state(SessionImpl* const* impls, std::span<const PacketView> pkts) noexcept {
+  const std::size_t m = pkts.size();
+  uint32_t ssrc[Session::kMaxBurst];
+  // Stage 1: the sessions themselves (profile, configuration, stream table, keys, counters).
+  for (std::size_t i = 0; i < m; ++i) {
+    if (i != 0 && impls[i] == impls[i - 1]) {
+      continue;
+    }
+    for (std::size_t off = 0; off < sizeof(SessionImpl); off += 64) {
+      srtpgate::detail::prefetch_line(reinterpret_cast<const uint8_t*>(impls[i]) + off);
+    }
+  }
+  // Stage 2: each key list, and the slot the packet's SSRC hashes to (RFC 3550 §5.1: bytes
+  // 8..11 of the header; a packet too short for it is rejected later, whatever is prefetched).
+  for (std::size_t i = 0; i < m; ++i) {
+    ssrc[i] = pkts[i].len >= 12 ? load_be32(pkts[i].data + 8) : 0;
+    impls[i]->streams.prefetch_slot(ssrc[i]);
+    srtpgate::detail::prefetch_line(impls[i]->keys.data());
+  }
+  // Stage 3: the active key, and the stream with its replay window.
+  for (std::size_t i = 0; i < m; ++i) {
+    SessionImpl& s = *impls[i];
+    s.streams.prefetch_stream(ssrc[i]);
+    if (s.active < s.keys.size()) {
+      const auto* k = reinterpret_cast<const uint8_t*>(s.keys[s.active].get());
+      srtpgate::detail::prefetch_line(k);
+      srtpgate::detail::prefetch_line(k + sizeof(detail::DerivedKey) - 1);
+    }
+  }
+  // Stage 4: the expanded form of the key's SRTP half.
+  for (std::size_t i = 0; i < m; ++i) {
+    SessionImpl& s = *impls[i];
+    if (s.active < s.keys.size() && s.keys[s.active]->rtp) {
+      s.keys[s.active]->rtp->prefetch();
+    }
+  }
+}
+
 // Bursts across sessions: the same chunking and counting as run_chunks, with each packet
-// counted in its own session's stats.
-template <typename Chunk, typename ImplOf>
+// counted in its own session's stats. A chunk whose packets all belong to one session (one call
+// with a busy stream, or a gateway's only call) takes the single-session kernel, which hoists
+// the session's values out of the loop; the result is the same either way.
+template <typename Chunk, typename OneChunk, typename ImplOf>
 std::size_t run_multi_chunks(std::span<Session* const> sessions, std::span<PacketView> pkts,
-                             std::span<Status> st, Chunk chunk, ImplOf impl) noexcept {
+                             std::span<Status> st, Chunk chunk, OneChunk one_session,
+                             ImplOf impl) noexcept {
   std::size_t ok = 0;
   const std::size_t n = std::min({sessions.size(), pkts.size(), st.size()});
   SessionImpl* impls[Session::kMaxBurst];
   for (std::size_t off = 0; off < n; off += Session::kMaxBurst) {
     const std::size_t m = std::min(Session::kMaxBurst, n - off);
+    prefetch_sessions(sessions.subspan(off, m));
+    bool uniform = true;
     for (std::size_t i = 0; i < m; ++i) {
       impls[i] = impl(sessions[off + i]);
+      uniform &= impls[i] == impls[0];
     }
-    ok += chunk(impls, pkts.subspan(off, m), st.subspan(off, m));
+    const auto p = pkts.subspan(off, m);
+    const auto s = st.subspan(off, m);
+    if (!uniform) {
+      prefetch_session_state(impls, p);
+    }
+    if (uniform) {
+      const std::size_t chunk_ok = one_session(*impls[0], p, s);
+      ok += chunk_ok;
+      auto& counters = impls[0]->stats.rtp;
+      counters[static_cast<std::size_t>(Status::ok)] += chunk_ok;
+      if (chunk_ok != m) {
+        for (std::size_t i = 0; i < m; ++i) {
+          if (s[i] != Status::ok) {
+            ++counters[static_cast<std::size_t>(s[i])];
+          }
+        }
+      }
+      continue;
+    }
+    ok += chunk(impls, p, s);
     for (std::size_t i = 0; i < m; ++i) {
-      ++impls[i]->stats.rtp[static_cast<std::size_t>(st[off + i])];
+      ++impls[i]->stats.rtp[static_cast<std::size_t>(s[i])];
     }
   }
   return ok;
@@ -158,11 +235,13 @@ std::size_t Session::unprotect_rtcp(std::span<PacketView> p, std::span<Status> s
 std::size_t protect_rtp_burst(std::span<Session* const> sessions, std::span<PacketView> packets,
                               std::span<Status> status) noexcept {
   return run_multi_chunks(sessions, packets, status, detail::protect_rtp_multi_chunk,
+                          detail::protect_rtp_chunk,
                           [](Session* s) noexcept { return s->impl_.get(); });
 }
 std::size_t unprotect_rtp_burst(std::span<Session* const> sessions, std::span<PacketView> packets,
                                 std::span<Status> status) noexcept {
   return run_multi_chunks(sessions, packets, status, detail::unprotect_rtp_multi_chunk,
+                          detail::unprotect_rtp_chunk,
                           [](Session* s) noexcept { return s->impl_.get(); });
 }
 
@@ -276,8 +355,8 @@ Result<void> Session::set_roc(uint32_t ssrc, uint32_t roc) {
   if (s == nullptr) {
     s = t.insert(ssrc);
     if (s == nullptr) {
-      return make_error("the session's stream cap (" +
-                        std::to_string(impl_->config.max_streams) + ") is reached");
+      return make_error("the session's stream cap (" + std::to_string(impl_->config.max_streams) +
+                        ") is reached");
     }
     ++impl_->stats.streams_created;
   }

@@ -8,6 +8,7 @@ StreamTable::StreamTable(uint32_t max_streams, uint32_t replay_window, uint64_t 
     : streams_(max_streams),
       slots_(std::bit_ceil(max_streams * 2u)),
       seed_(hash_seed | 1),
+      words_per_stream_(ReplayWindow::words_for(replay_window) * 2),
       slot_mask_(static_cast<uint32_t>(slots_.size() - 1)) {
   const uint32_t words = ReplayWindow::words_for(replay_window);
   window_words_.assign(std::size_t{max_streams} * words * 2, 0);

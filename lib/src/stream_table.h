@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "prefetch.h"
 #include "replay_window.h"
 
 namespace srtpgate::srtp::detail {
@@ -44,6 +45,22 @@ class StreamTable {
     return const_cast<StreamTable*>(this)->find(ssrc);
   }
   bool full() const noexcept { return free_.empty(); }
+  // Two stages of the prefetching that bursts across many sessions do (session.cc): the slot
+  // an SSRC hashes to; then, once that slot has arrived, the stream it names and the stream's
+  // SRTP replay window. Only the home slot is looked at: a prefetch may miss, never mislead.
+  void prefetch_slot(uint32_t ssrc) const noexcept {
+    srtpgate::detail::prefetch_line(&slots_[home(ssrc)]);
+  }
+  void prefetch_stream(uint32_t ssrc) const noexcept {
+    const Slot& slot = slots_[home(ssrc)];
+    if (slot.stream_plus_one != 0 && slot.ssrc == ssrc) {
+      const std::size_t idx = slot.stream_plus_one - 1;
+      srtpgate::detail::prefetch_line(&streams_[idx]);
+      const auto* stream = reinterpret_cast<const uint8_t*>(&streams_[idx]);
+      srtpgate::detail::prefetch_line(stream + sizeof(Stream) - 1);
+      srtpgate::detail::prefetch_line(window_words_.data() + idx * words_per_stream_);
+    }
+  }
   // nullptr when full. The stream starts with empty windows.
   Stream* insert(uint32_t ssrc) noexcept;
   bool remove(uint32_t ssrc) noexcept;
@@ -64,6 +81,7 @@ class StreamTable {
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_;  // free stream indices, used as a stack
   uint64_t seed_;
+  uint32_t words_per_stream_;  // SRTP and SRTCP windows
   uint32_t slot_mask_;
   uint32_t size_ = 0;
 };

@@ -28,11 +28,16 @@ using ImbMgrPtr = std::unique_ptr<IMB_MGR, ImbMgrDeleter>;
 
 class CtrHmacKey final : public KeyContext {
  public:
+  // What a packet reads comes first (counter mode never uses the decryption round keys).
   alignas(64) uint32_t enc_keys[4 * 15];  // AES-256 has 15 round keys
-  alignas(64) uint32_t dec_keys[4 * 15];
-  alignas(64) uint8_t ipad[32];  // SHA-1 state after (key XOR ipad), RFC 2104
+  alignas(64) uint8_t ipad[32];           // SHA-1 state after (key XOR ipad), RFC 2104
   alignas(64) uint8_t opad[32];
+  alignas(64) uint32_t dec_keys[4 * 15];
   uint64_t key_len = 0;
+  CtrHmacKey() noexcept {
+    set_hot(enc_keys, static_cast<std::size_t>(reinterpret_cast<const uint8_t*>(opad + 32) -
+                                               reinterpret_cast<const uint8_t*>(enc_keys)));
+  }
   ~CtrHmacKey() override {
     secure_zero(enc_keys, sizeof enc_keys);
     secure_zero(dec_keys, sizeof dec_keys);
@@ -45,6 +50,7 @@ class GcmKey final : public KeyContext {
  public:
   alignas(64) struct gcm_key_data data;
   uint64_t key_len = 0;
+  GcmKey() noexcept { set_hot(&data, sizeof data); }
   ~GcmKey() override { secure_zero(&data, sizeof data); }
 };
 
