@@ -1,115 +1,143 @@
-// A worker's flow table on rte_hash (DPDK hash library, cuckoo hashing with CRC32).
+// The worker's flow table (flow_table.h): linear probing with backward-shift deletion, so a
+// table that has seen a million installs and removals has no tombstones to walk.
 #include "flow_table.h"
 
-#include <rte_errno.h>
-#include <rte_hash.h>
-#include <rte_hash_crc.h>
-#include <rte_ring.h>
+#include <nmmintrin.h>
+#include <rte_malloc.h>
+#include <rte_prefetch.h>
+#include <sys/random.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 
 namespace srtpgate::dp::detail {
 
-static_assert(FlowTable::kMaxLookup == RTE_HASH_LOOKUP_BULK_MAX);
+static_assert(sizeof(FlowKey) == 40 && alignof(FlowKey) == 8);
 
 namespace {
 
-// A cuckoo table cannot always place its last few keys (a full bucket pair with no free
-// displacement path), so the table gets 25% more slots than the flows we promise and add()
-// enforces the promise by counting.
-uint32_t table_entries(uint32_t capacity) {
-  const uint64_t padded = uint64_t{capacity} + uint64_t{capacity} / 4;
-  // rte_hash needs at least one full bucket (RTE_HASH_BUCKET_ENTRIES = 8).
-  return static_cast<uint32_t>(std::clamp<uint64_t>(padded, 8, UINT32_MAX / 2));
+uint64_t word(const FlowKey& k, unsigned i) noexcept {
+  uint64_t w;
+  std::memcpy(&w, reinterpret_cast<const uint8_t*>(&k) + 8 * i, 8);
+  return w;
+}
+
+bool same_key(const FlowKey& a, const FlowKey& b) noexcept {
+  uint64_t diff = 0;
+  for (unsigned i = 0; i < 5; ++i) {
+    diff |= word(a, i) ^ word(b, i);
+  }
+  return diff == 0;
 }
 
 }  // namespace
 
 Result<std::unique_ptr<FlowTable>> FlowTable::create(const std::string& name, uint32_t capacity,
                                                      int socket) {
-  if (capacity == 0 || capacity > UINT32_MAX / 4) {
+  constexpr uint32_t kMaxCapacity = 1u << 28;
+  if (capacity == 0 || capacity > kMaxCapacity) {
     return make_error("flow table '" + name + "': capacity " + std::to_string(capacity) +
-                      " is outside 1.." + std::to_string(UINT32_MAX / 4));
+                      " is outside 1.." + std::to_string(kMaxCapacity));
   }
-  // rte_hash_create names its free-slot ring "HT_<name>" and truncates silently past
-  // RTE_RING_NAMESIZE, so two long names could collide.
-  constexpr std::size_t kMaxName = RTE_RING_NAMESIZE - 1 - 3;
-  if (name.empty() || name.size() > kMaxName) {
-    return make_error("flow table name '" + name + "' must be 1.." + std::to_string(kMaxName) +
-                      " characters");
+  // At most two thirds full: a miss then probes about five slots on average (Knuth's
+  // 1/2 (1 + 1/(1 - a)^2)), nearly all in one or two cache lines.
+  const uint64_t slots = std::bit_ceil(std::max<uint64_t>(16, uint64_t{capacity} * 3 / 2));
+  auto* mem = static_cast<Slot*>(
+      rte_zmalloc_socket(name.c_str(), slots * sizeof(Slot), alignof(Slot), socket));
+  if (mem == nullptr) {
+    return make_error("flow table '" + name + "': no DPDK memory for " + std::to_string(capacity) +
+                      " flows (" + std::to_string(slots * sizeof(Slot) >> 20) +
+                      " MiB): raise the EAL -m memory or lower the capacity");
   }
-  rte_hash_parameters params{};
-  params.name = name.c_str();
-  params.entries = table_entries(capacity);
-  params.key_len = sizeof(FlowKey);
-  params.hash_func = rte_hash_crc;
-  params.hash_func_init_val = 0;
-  params.socket_id = socket;
-  // No RTE_HASH_EXTRA_FLAGS_*: one thread writes and reads (see flow_table.h).
-  params.extra_flag = 0;
-  rte_hash* h = rte_hash_create(&params);
-  if (h == nullptr) {
-    const int err = rte_errno;
-    return make_error("flow table '" + name + "': rte_hash_create for " + std::to_string(capacity) +
-                      " flows: " + rte_strerror(err) +
-                      (err == EEXIST ? " (table names are process-wide: pick a unique one)"
-                                     : " (about 85 bytes per flow: raise the EAL -m memory or "
-                                       "lower the capacity)"));
+  // A secret seed: which keys share a probe run depends on it, so a peer choosing addresses
+  // and ports cannot aim at one.
+  uint32_t seed = 0;
+  if (getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed)) {
+    rte_free(mem);
+    return make_error("flow table '" + name + "': no random seed from getrandom()");
   }
-  return std::unique_ptr<FlowTable>(new FlowTable(h, capacity));
+  return std::unique_ptr<FlowTable>(
+      new FlowTable(mem, static_cast<uint32_t>(slots - 1), capacity, seed));
 }
 
-FlowTable::~FlowTable() { rte_hash_free(hash_); }
+FlowTable::~FlowTable() { rte_free(slots_); }
+
+std::size_t FlowTable::memory_bytes() const noexcept {
+  return (std::size_t{mask_} + 1) * sizeof(Slot);
+}
+
+// CRC32-C over the key's five words (SSE4.2; DPDK builds for corei7 and later).
+uint32_t FlowTable::hash(const FlowKey& key) const noexcept {
+  uint64_t h = seed_;
+  for (unsigned i = 0; i < 5; ++i) {
+    h = _mm_crc32_u64(h, word(key, i));
+  }
+  return static_cast<uint32_t>(h);
+}
+
+uint32_t FlowTable::probe(const FlowKey& key, uint32_t h) const noexcept {
+  uint32_t i = h & mask_;
+  while (slots_[i].value != nullptr && (slots_[i].hash != h || !same_key(slots_[i].key, key))) {
+    i = (i + 1) & mask_;
+  }
+  return i;
+}
 
 bool FlowTable::add(const FlowKey& key, void* value) noexcept {
-  // rte_hash_add_key_data overwrites an existing key's value; a duplicate install must fail.
-  if (rte_hash_lookup(hash_, &key) >= 0) {
+  if (value == nullptr || size_ >= capacity_) {
     return false;
   }
-  if (size() >= capacity_) {
-    return false;
+  const uint32_t h = hash(key);
+  const uint32_t i = probe(key, h);
+  if (slots_[i].value != nullptr) {
+    return false;  // present already
   }
-  return rte_hash_add_key_data(hash_, &key, value) == 0;
+  slots_[i].key = key;
+  slots_[i].hash = h;
+  slots_[i].value = value;
+  ++size_;
+  return true;
 }
 
 void* FlowTable::remove(const FlowKey& key) noexcept {
-  void* value = nullptr;
-  if (rte_hash_lookup_data(hash_, &key, &value) < 0) {
+  uint32_t hole = probe(key, hash(key));
+  void* value = slots_[hole].value;
+  if (value == nullptr) {
     return nullptr;
   }
-  // Without RW concurrency flags the slot is freed at once; the caller owns `value`.
-  (void)rte_hash_del_key(hash_, &key);
+  --size_;
+  // Backward-shift deletion: pull later members of the run back into the hole unless their
+  // home lies cyclically in (hole, next], where they already are as early as they can be.
+  uint32_t next = (hole + 1) & mask_;
+  while (slots_[next].value != nullptr) {
+    const uint32_t home = slots_[next].hash & mask_;
+    if (((next - home) & mask_) >= ((next - hole) & mask_)) {
+      slots_[hole] = slots_[next];
+      hole = next;
+    }
+    next = (next + 1) & mask_;
+  }
+  slots_[hole].value = nullptr;
   return value;
 }
 
 void* FlowTable::find(const FlowKey& key) const noexcept {
-  void* value = nullptr;
-  if (rte_hash_lookup_data(hash_, &key, &value) < 0) {
-    return nullptr;
-  }
-  return value;
+  return slots_[probe(key, hash(key))].value;
 }
 
 void FlowTable::lookup_bulk(const FlowKey* const* keys, unsigned n, void** values) const noexcept {
-  if (n == 0) {
-    return;
-  }
   n = std::min(n, kMaxLookup);
-  uint64_t hits = 0;
-  // rte_hash writes values only for hits; misses keep whatever was there.
-  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): rte_hash's C signature lacks a const.
-  const void** k = const_cast<const void**>(reinterpret_cast<const void* const*>(keys));
-  (void)rte_hash_lookup_bulk_data(hash_, k, n, &hits, values);
+  uint32_t h[kMaxLookup];
+  // Stage 1: every key's home line starts loading before any is compared.
   for (unsigned i = 0; i < n; ++i) {
-    if ((hits & (uint64_t{1} << i)) == 0) {
-      values[i] = nullptr;
-    }
+    h[i] = hash(*keys[i]);
+    rte_prefetch0(&slots_[h[i] & mask_]);
   }
-}
-
-uint32_t FlowTable::size() const noexcept {
-  const int32_t n = rte_hash_count(hash_);
-  return n < 0 ? 0 : static_cast<uint32_t>(n);
+  // Stage 2: probe.
+  for (unsigned i = 0; i < n; ++i) {
+    values[i] = slots_[probe(*keys[i], h[i])].value;
+  }
 }
 
 }  // namespace srtpgate::dp::detail
