@@ -209,8 +209,8 @@ struct Dataplane::Impl {
           switch (m->kind) {
             case detail::MessageKind::install:
               if (!m->ok) {
-                // The worker's table refused it (a cuckoo hash can fill before its nominal
-                // size): forget the flow as if it had never been installed.
+                // The worker's table refused it (full, or the key is there already): forget
+                // the flow as if it had never been installed.
                 auto it = flows.find(m->key);
                 if (it != flows.end() && it->second.flow.get() == m->flow) {
                   --slot.flows;

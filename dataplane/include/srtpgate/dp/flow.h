@@ -27,8 +27,8 @@ struct IpAddress {
 
 // The flow table's key: a UDP flow as its packets arrive on a port. `local` is our address and
 // port (the packet's destination), `remote` the sender's. Exactly 40 bytes with no padding
-// holes; build it with make_flow_key() so unused bytes are zero. 8-byte aligned because
-// rte_hash's CRC reads it eight bytes at a time.
+// holes; build it with make_flow_key() so unused bytes are zero. 8-byte aligned because the
+// flow table hashes and compares it eight bytes at a time.
 struct alignas(8) FlowKey {
   std::array<uint8_t, 16> local_addr{};
   std::array<uint8_t, 16> remote_addr{};
