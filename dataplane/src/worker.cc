@@ -306,8 +306,12 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
       drop(j, Drop::udp_checksum);
       continue;
     }
-    view[j] = srtp::PacketView{payload, pf[j].payload_len,
-                               static_cast<uint32_t>(buf + m->buf_len - payload)};
+    // Built once in registers and copied to both arrays: reading view[j] back as one 16-byte
+    // load right after its two 8-byte stores stalled on store forwarding (a quarter of this
+    // function's time at one session).
+    const srtp::PacketView v{payload, pf[j].payload_len,
+                             static_cast<uint32_t>(buf + m->buf_len - payload)};
+    view[j] = v;
     f->counters.rx_packets.add(1);
     f->counters.rx_bytes.add(pf[j].payload_len);
     if (pf[j].kind == FrameKind::rtcp) {
@@ -327,7 +331,7 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
     }
     if (f->action == Action::unprotect || f->action == Action::transcrypt) {
       sess[nbatch] = f->inbound.get();
-      batch[nbatch] = view[j];
+      batch[nbatch] = v;
       slot[nbatch++] = static_cast<uint8_t>(j);
     }
   }
