@@ -21,23 +21,32 @@ class KeyContext {
 
   // Starts loading the bytes the fast path reads (round keys, HMAC states, GHASH powers): one
   // stage of the prefetching that bursts across many sessions do (session.cc). Not virtual:
-  // the backend names those bytes once, at key set-up.
+  // the backend names those bytes once, at key set-up, as at most two ranges.
   void prefetch() const noexcept {
-    for (uint32_t off = 0; off < hot_bytes_; off += 64) {
-      srtpgate::detail::prefetch_line(hot_ + off);
+    for (const Range& r : hot_) {
+      for (uint32_t off = 0; off < r.bytes; off += 64) {
+        srtpgate::detail::prefetch_line(r.first + off);
+      }
     }
   }
 
  protected:
-  void set_hot(const void* first, std::size_t bytes) noexcept {
-    hot_ = static_cast<const uint8_t*>(first);
-    hot_bytes_ = static_cast<uint32_t>(bytes < kMaxHotBytes ? bytes : kMaxHotBytes);
+  void set_hot(const void* first, std::size_t bytes, const void* second = nullptr,
+               std::size_t second_bytes = 0) noexcept {
+    hot_[0] = Range{static_cast<const uint8_t*>(first), clamp(bytes)};
+    hot_[1] = Range{static_cast<const uint8_t*>(second), second ? clamp(second_bytes) : 0};
   }
 
  private:
+  struct Range {
+    const uint8_t* first = nullptr;
+    uint32_t bytes = 0;
+  };
   static constexpr std::size_t kMaxHotBytes = 1024;
-  const uint8_t* hot_ = nullptr;
-  uint32_t hot_bytes_ = 0;
+  static uint32_t clamp(std::size_t n) noexcept {
+    return static_cast<uint32_t>(n < kMaxHotBytes ? n : kMaxHotBytes);
+  }
+  Range hot_[2];
 };
 
 // AES-CM encryption (RFC 3711 §4.1.1) and HMAC-SHA1 (RFC 3711 §4.2.1) of one packet.
