@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -489,7 +490,22 @@ void print_summary(const SummaryReporter& r) {
 }  // namespace
 }  // namespace srtpgate::bench
 
+// A million sessions are 3 GB of small heap blocks; in 4 KiB pages nearly every one of a
+// packet's state lines also costs a page walk. glibc backs its heap with transparent huge
+// pages when asked through a tunable, which must be set before the process starts: the bench
+// starts itself again with it unless the caller chose tunables of their own. (On a server the
+// daemon is started with the same tunable; docs/performance.md shows both.)
+void prefer_huge_heap_pages(char** argv) {
+  if (std::getenv("GLIBC_TUNABLES") != nullptr) {
+    return;
+  }
+  setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1);
+  execv("/proc/self/exe", argv);
+  unsetenv("GLIBC_TUNABLES");  // exec failed: run as we are
+}
+
 int main(int argc, char** argv) {
+  prefer_huge_heap_pages(argv);
   benchmark::Initialize(&argc, argv);
   // One million flows need about 3 GB of heap (sessions) and a few hundred MB of DPDK memory
   // (the flow table); no hugepages, no PCI devices, ring ports only.
