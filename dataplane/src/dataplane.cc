@@ -288,7 +288,13 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const DataplaneConfig& conf
     detail::PortSetup setup;
     setup.port_id = id.value();
     const bool spread = (pc.rss || pc.emulated_rss) && nworkers > 1;
-    setup.rx_queues = spread ? static_cast<uint16_t>(nworkers) : 1;
+    // net_af_packet opens one kernel socket per queue pair when it is probed, and the kernel
+    // spreads received packets over all of them (PACKET_FANOUT) whatever we configure: every
+    // one of its rx queues must be read, or the packets hashed to the others are lost.
+    const bool kernel_fanout = std::string_view(dev.driver_name) == "net_af_packet";
+    setup.rx_queues = spread          ? static_cast<uint16_t>(nworkers)
+                      : kernel_fanout ? dev.max_rx_queues
+                                      : uint16_t{1};
     // One tx queue per worker, so workers never share one, and one more for the control thread
     // where the device has it. A device with exactly one per worker (net_pcap has one) shares
     // the last with the control thread, which then transmits on it only while workers are
@@ -342,10 +348,14 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const DataplaneConfig& conf
     s.burst = config.burst;
     for (std::size_t i = 0; i < impl->ports.size(); ++i) {
       const detail::PortInfo& info = impl->ports[i]->info();
-      if (info.rx_queues > 1) {
+      if (info.rss) {
+        // The queue a flow's packets reach decides its worker (worker_of).
         s.rx.push_back({info.port_id, static_cast<uint16_t>(w % info.rx_queues)});
       } else if (i % nworkers == w) {
-        s.rx.push_back({info.port_id, 0});
+        // Without RSS one worker owns the port and reads all of its queues.
+        for (uint16_t q = 0; q < info.rx_queues; ++q) {
+          s.rx.push_back({info.port_id, q});
+        }
       }
     }
     s.table = std::move(table.value());
