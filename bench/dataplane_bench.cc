@@ -13,12 +13,16 @@
 // and session state are visited as traffic from many calls visits them.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
 #include <algorithm>
+#include <string_view>
+#include <thread>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -211,6 +215,60 @@ class Rig {
   unsigned sink() {
     unsigned total = 0;
     for (auto& ring : out_->tx_rings) total += drain(ring.get());
+    return total;
+  }
+
+  // SRTP (unprotect rigs) or RTP of `rtp_bytes` with sequence number `seq` (ROC 0), from the
+  // shared sender session: packets made ahead of a timed run.
+  std::vector<uint8_t> packet_with_seq(uint32_t rtp_bytes, uint16_t seq) {
+    std::vector<uint8_t> p(rtp_bytes + 64, 0xa5);
+    p[0] = 0x80;
+    p[1] = 0;
+    p[2] = static_cast<uint8_t>(seq >> 8);
+    p[3] = static_cast<uint8_t>(seq);
+    p[8] = 0x12;
+    p[9] = 0x34;
+    p[10] = 0x56;
+    p[11] = 0x78;
+    srtp::PacketView v{p.data(), rtp_bytes, static_cast<uint32_t>(p.size())};
+    if (action_ == dp::Action::unprotect) {
+      srtp::Status st{};
+      sender_->protect_rtp({&v, 1}, {&st, 1});
+    }
+    p.resize(v.len);
+    return p;
+  }
+
+  // One frame of flow `flow` carrying `payload`, onto the ingress rx ring. False when the pool
+  // or the ring is full.
+  bool inject(uint32_t flow, const std::vector<uint8_t>& payload) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_.get());
+    if (m == nullptr) return false;
+    const EgressTemplate& t = templates_[flow];
+    const auto len = static_cast<uint16_t>(payload.size());
+    auto* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, t.len + len));
+    std::memcpy(d + t.len, payload.data(), len);
+    dp::detail::write_egress_headers(t, d + t.len, len, dp::detail::UdpChecksum::software);
+    if (rte_ring_sp_enqueue(in_->rx_rings[0].get(), m) != 0) {
+      rte_pktmbuf_free(m);
+      return false;
+    }
+    return true;
+  }
+
+  // Frees what the worker transmitted, showing each frame to `seen` first; returns how many.
+  template <typename Seen>
+  unsigned sink_each(Seen&& seen) {
+    void* p[64];
+    unsigned total = 0;
+    for (auto& ring : out_->tx_rings) {
+      unsigned n = 0;
+      while ((n = rte_ring_dequeue_burst(ring.get(), p, 64, nullptr)) != 0) {
+        for (unsigned i = 0; i < n; ++i) seen(static_cast<rte_mbuf*>(p[i]));
+        rte_pktmbuf_free_bulk(reinterpret_cast<rte_mbuf**>(p), n);
+        total += n;
+      }
+    }
     return total;
   }
 
@@ -487,6 +545,207 @@ void print_summary(const SummaryReporter& r) {
       "of one session.\n");
 }
 
+// --- --mode=latency ---------------------------------------------------------------------------
+// Per-packet latency through one worker at 10%, 50% and 90% of its capacity. The worker polls
+// on its own thread without pause; the main thread injects one frame at a time at a steady
+// rate (TSC-paced), drains what was sent, and stamps both ends: the latency is ring in to ring
+// out, i.e. queueing in the rx ring, one poll's classify, lookup, crypto, rewrite, and tx. The
+// crypto completes in the burst that submitted it (the library never holds a job back, the
+// multi-buffer bound is 0 us), so at low load the latency is one packet's processing.
+// Capacity: the same rig flooded (the rx ring kept full) for the same number of packets.
+struct LatencyLevel {
+  double load = 0;
+  double offered_pps = 0;
+  uint64_t packets = 0;
+  double p50_us = 0, p99_us = 0, p999_us = 0, max_us = 0;
+};
+
+struct LatencyResult {
+  std::string profile;
+  double capacity_pps = 0;
+  std::vector<LatencyLevel> levels;
+};
+
+uint16_t rtp_seq_of(rte_mbuf* m, uint8_t header_len) {
+  const auto* d = rte_pktmbuf_mtod(m, const uint8_t*) + header_len;
+  return static_cast<uint16_t>((d[2] << 8) | d[3]);
+}
+
+LatencyResult measure_latency(Profile profile, uint32_t rtp_bytes) {
+  LatencyResult out;
+  out.profile = profile_name(profile);
+  std::string error;
+  constexpr uint32_t kPackets = 65536;  // one sequence-number cycle per run, ROC 0
+  constexpr uint32_t kRuns = 4;         // flow 0: capacity; flows 1-3: the loads
+  auto rig = Rig::make(dp::Action::unprotect, profile, kRuns, error);
+  if (!rig) {
+    std::fprintf(stderr, "latency rig: %s\n", error.c_str());
+    return out;
+  }
+  std::vector<std::vector<uint8_t>> packets(kPackets);
+  for (uint32_t i = 0; i < kPackets; ++i) {
+    packets[i] = rig->packet_with_seq(rtp_bytes, static_cast<uint16_t>(i));
+  }
+  const uint8_t header_len = 42;  // Ethernet + IPv4 + UDP of the egress template
+  const double hz = static_cast<double>(rte_get_tsc_hz());
+  std::vector<uint64_t> sent_at(kPackets);
+  std::vector<double> latency;
+  latency.reserve(kPackets);
+
+  std::atomic<bool> stop{false};
+  std::thread worker([&] {
+    while (!stop.load(std::memory_order_relaxed)) rig->dp().poll_worker(0);
+  });
+
+  // Capacity: keep the ring full; rate = packets out / time.
+  {
+    uint32_t next = 0;
+    uint64_t done = 0;
+    const uint64_t t0 = rte_rdtsc();
+    while (done < kPackets) {
+      while (next < kPackets && rig->inject(0, packets[next])) ++next;
+      done += rig->sink_each([](rte_mbuf*) {});
+    }
+    out.capacity_pps = kPackets * hz / static_cast<double>(rte_rdtsc() - t0);
+  }
+  const double loads[] = {0.10, 0.50, 0.90};
+  for (uint32_t level = 0; level < 3; ++level) {
+    LatencyLevel l;
+    l.load = loads[level];
+    const double gap = hz / (out.capacity_pps * l.load);
+    latency.clear();
+    uint32_t next = 0;
+    uint64_t done = 0;
+    const uint64_t start = rte_rdtsc();
+    const auto record = [&](rte_mbuf* m) {
+      const uint64_t now = rte_rdtsc();
+      latency.push_back(static_cast<double>(now - sent_at[rtp_seq_of(m, header_len)]) * 1e6 / hz);
+    };
+    while (done < kPackets) {
+      if (next < kPackets &&
+          rte_rdtsc() >= start + static_cast<uint64_t>(static_cast<double>(next) * gap)) {
+        sent_at[next] = rte_rdtsc();
+        if (rig->inject(level + 1, packets[next])) ++next;
+      }
+      done += rig->sink_each(record);
+    }
+    l.offered_pps = kPackets * hz / static_cast<double>(rte_rdtsc() - start);
+    std::sort(latency.begin(), latency.end());
+    const auto at = [&](double q) {
+      return latency[std::min<std::size_t>(latency.size() - 1,
+                                           static_cast<std::size_t>(q * latency.size()))];
+    };
+    l.packets = latency.size();
+    l.p50_us = at(0.50);
+    l.p99_us = at(0.99);
+    l.p999_us = at(0.999);
+    l.max_us = latency.back();
+    out.levels.push_back(l);
+  }
+  stop = true;
+  worker.join();
+  const dp::WorkerStats st = rig->dp().worker_stats(0);
+  if (st.dropped() != 0) {
+    std::fprintf(stderr, "latency run for %s dropped %llu packets\n", out.profile.c_str(),
+                 static_cast<unsigned long long>(st.dropped()));
+  }
+  return out;
+}
+
+// --- --mode=scaling ---------------------------------------------------------------------------
+// What a second worker gives on this machine: each worker has its own rig (ports, flows, table,
+// engine), as RSS partitions flows over cores on a server, and runs the loop of bm_dataplane
+// (make a burst, time the worker's poll, free the output) on its own thread. One worker alone,
+// then two at once; the rate of a worker is its packets over its timed polls.
+struct ScalingResult {
+  std::string profile;
+  uint32_t sessions = 0;
+  double one_worker_pps = 0;
+  double two_workers_pps = 0;  // the sum of both
+};
+
+double worker_loop(Rig& rig, uint32_t rtp_bytes, double seconds) {
+  using namespace std::chrono;
+  uint64_t packets = 0;
+  double timed = 0;
+  const auto until = Clock::now() + duration_cast<Clock::duration>(duration<double>(seconds));
+  while (Clock::now() < until) {
+    if (!rig.generate(rtp_bytes)) break;
+    const auto t0 = Clock::now();
+    while (rte_ring_count(rig.rx_ring()) != 0) rig.dp().poll_worker(0);
+    timed += duration<double>(Clock::now() - t0).count();
+    packets += rig.sink();
+  }
+  return timed > 0 ? static_cast<double>(packets) / timed : 0.0;
+}
+
+ScalingResult measure_scaling(Profile profile, uint32_t rtp_bytes, uint32_t sessions) {
+  ScalingResult out;
+  out.profile = profile_name(profile);
+  out.sessions = sessions;
+  std::string error;
+  auto a = Rig::make(dp::Action::unprotect, profile, sessions, error);
+  auto b = a ? Rig::make(dp::Action::unprotect, profile, sessions, error) : nullptr;
+  if (!a || !b) {
+    std::fprintf(stderr, "scaling rigs: %s\n", error.c_str());
+    return out;
+  }
+  constexpr double kSeconds = 2.0;
+  (void)worker_loop(*a, rtp_bytes, 0.2);  // warm up
+  out.one_worker_pps = worker_loop(*a, rtp_bytes, kSeconds);
+  double rate_b = 0;
+  std::thread second([&] { rate_b = worker_loop(*b, rtp_bytes, kSeconds); });
+  const double rate_a = worker_loop(*a, rtp_bytes, kSeconds);
+  second.join();
+  out.two_workers_pps = rate_a + rate_b;
+  return out;
+}
+
+int run_mode(const std::string& mode, const std::string& out_path) {
+  std::FILE* f = out_path.empty() ? stdout : std::fopen(out_path.c_str(), "w");
+  if (f == nullptr) {
+    std::fprintf(stderr, "cannot write %s\n", out_path.c_str());
+    return 1;
+  }
+  const Profile profiles[] = {Profile::aes_cm_128_hmac_sha1_80, Profile::aead_aes_128_gcm};
+  std::fprintf(f, "[\n");
+  bool first = true;
+  int rc = 0;
+  if (mode == "latency") {
+    for (Profile p : profiles) {
+      const LatencyResult r = measure_latency(p, 172);
+      for (const auto& l : r.levels) {
+        std::fprintf(f,
+                     "%s{\"profile\":\"%s\",\"rtp_bytes\":172,\"capacity_pps\":%.0f,"
+                     "\"load\":%.2f,\"offered_pps\":%.0f,\"packets\":%llu,\"p50_us\":%.3f,"
+                     "\"p99_us\":%.3f,\"p999_us\":%.3f,\"max_us\":%.3f}\n",
+                     first ? "" : ",", r.profile.c_str(), r.capacity_pps, l.load, l.offered_pps,
+                     static_cast<unsigned long long>(l.packets), l.p50_us, l.p99_us, l.p999_us,
+                     l.max_us);
+        first = false;
+      }
+    }
+  } else if (mode == "scaling") {
+    for (Profile p : profiles) {
+      for (uint32_t sessions : {1u, 10000u}) {
+        const ScalingResult r = measure_scaling(p, 172, sessions);
+        std::fprintf(f,
+                     "%s{\"profile\":\"%s\",\"rtp_bytes\":172,\"sessions\":%u,"
+                     "\"one_worker_pps\":%.0f,\"two_workers_pps\":%.0f}\n",
+                     first ? "" : ",", r.profile.c_str(), r.sessions, r.one_worker_pps,
+                     r.two_workers_pps);
+        first = false;
+      }
+    }
+  } else {
+    std::fprintf(stderr, "unknown --mode=%s (latency or scaling)\n", mode.c_str());
+    rc = 2;
+  }
+  std::fprintf(f, "]\n");
+  if (f != stdout) std::fclose(f);
+  return rc;
+}
+
 }  // namespace
 }  // namespace srtpgate::bench
 
@@ -506,7 +765,17 @@ void prefer_huge_heap_pages(char** argv) {
 
 int main(int argc, char** argv) {
   prefer_huge_heap_pages(argv);
-  benchmark::Initialize(&argc, argv);
+  // --mode=latency|scaling [--out=FILE]: the measurements above instead of the benchmarks.
+  std::string mode;
+  std::string out_path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a(argv[i]);
+    if (a.starts_with("--mode=")) mode = std::string(a.substr(7));
+    if (a.starts_with("--out=")) out_path = std::string(a.substr(6));
+  }
+  if (mode.empty()) {
+    benchmark::Initialize(&argc, argv);
+  }
   // One million flows need about 3 GB of heap (sessions) and a few hundred MB of DPDK memory
   // (the flow table); no hugepages, no PCI devices, ring ports only.
   auto eal = srtpgate::dp::Eal::init({"srtpgate-dp-bench", "--no-huge", "--no-pci", "-m", "2048",
@@ -516,6 +785,11 @@ int main(int argc, char** argv) {
   if (!eal) {
     std::fprintf(stderr, "EAL: %s\n", eal.message().c_str());
     return 1;
+  }
+  if (!mode.empty()) {
+    const int rc = srtpgate::bench::run_mode(mode, out_path);
+    srtpgate::bench::release_rig();
+    return rc;
   }
   srtpgate::bench::register_all();
   srtpgate::bench::SummaryReporter reporter;

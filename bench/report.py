@@ -1,0 +1,437 @@
+#!/usr/bin/env python3
+"""Runs every srtpgate benchmark and writes docs/performance.md with plots (bench/report).
+
+Each figure is printed beside the baselines measured in the same run: Debian's libsrtp2 and the
+raw IPsec-MB ceiling for the SRTP core, DPDK io-forwarding on the same ports and the core's
+crypto-only rate for the dataplane, the P-256 operations for the handshakes. Prose that is not
+derived from the run lives in bench/report_text.md and is copied in.
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+PROFILES = ["AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32", "AES_256_CM_HMAC_SHA1_80",
+            "AES_256_CM_HMAC_SHA1_32", "AEAD_AES_128_GCM", "AEAD_AES_256_GCM"]
+QUICK_PROFILES = ["AES_CM_128_HMAC_SHA1_80", "AEAD_AES_128_GCM"]
+TAG = {"AES_CM_128_HMAC_SHA1_80": 10, "AES_CM_128_HMAC_SHA1_32": 4,
+       "AES_256_CM_HMAC_SHA1_80": 10, "AES_256_CM_HMAC_SHA1_32": 4,
+       "AEAD_AES_128_GCM": 16, "AEAD_AES_256_GCM": 16}
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+REUSE = False  # --reuse: read the raw results of an earlier run instead of running
+
+
+def run_gbench(binary, filt, min_time, out, extra=()):
+    cmd = [binary, "--benchmark_filter=" + filt, "--benchmark_min_time=%g" % min_time,
+           "--benchmark_out=" + out, "--benchmark_out_format=json"] + list(extra)
+    if not (REUSE and os.path.exists(out)):
+        log("running: " + " ".join(cmd[:3]))
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    with open(out) as f:
+        data = json.load(f)
+    rates = {}
+    for b in data.get("benchmarks", []):
+        if b.get("error_occurred") or b.get("run_type") == "aggregate":
+            continue
+        name = b["name"].replace("/manual_time", "")
+        if "items_per_second" in b:
+            rates[name] = b["items_per_second"]
+        elif "real_time" in b:
+            rates[name] = b
+    return data, rates
+
+
+def machine():
+    cpu = "unknown"
+    flags = set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name") and cpu == "unknown":
+                cpu = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    wanted = ["aes", "pclmulqdq", "avx2", "avx512f", "vaes", "vpclmulqdq", "sha_ni", "gfni"]
+
+    def version(cmd):
+        try:
+            return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  text=True).stdout.strip()
+        except OSError:
+            return "?"
+    return {
+        "cpu": cpu,
+        "flags": " ".join(f for f in wanted if f in flags),
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
+        "dpdk": version(["pkg-config", "--modversion", "libdpdk"]),
+        "openssl": version(["openssl", "version"]),
+        "ipsecmb": version(["dpkg-query", "-W", "-f=${Version}", "libipsec-mb-dev"]),
+        "libsrtp2": version(["dpkg-query", "-W", "-f=${Version}", "libsrtp2-dev"]),
+    }
+
+
+def mpps(x):
+    return "%.2f" % (x / 1e6) if x else "-"
+
+
+def pct(a, b):
+    return "%.0f%%" % (100.0 * a / b) if a and b else "-"
+
+
+def verdict(ok):
+    return "met" if ok else "**missed**"
+
+
+# --- the SRTP core (srtpgate-bench) ------------------------------------------------------------
+def core_section(rates, profiles, figdir, out):
+    rows = []
+    for p in profiles:
+        for op in ("protect", "unprotect"):
+            key = "%s/%s/160/32" % (op, p)
+            s = rates.get("srtpgate_" + key)
+            lib = rates.get("libsrtp2_" + key)
+            ceil = rates.get("ceiling_" + key)
+            rows.append((p, op, s, lib, ceil))
+    out.append("| profile | operation | srtpgate Mpps | libsrtp2 Mpps | IPsec-MB ceiling Mpps |"
+               " x libsrtp2 | % of ceiling (target 85%) |")
+    out.append("|---|---|---|---|---|---|---|")
+    targets = []
+    for p, op, s, lib, ceil in rows:
+        ratio = "%.1fx" % (s / lib) if s and lib else "-"
+        ok = bool(s and ceil and s >= 0.85 * ceil)
+        targets.append(ok)
+        out.append("| %s | %s | %s | %s | %s | %s | %s %s |" % (
+            p, op, mpps(s), mpps(lib), mpps(ceil), ratio, pct(s, ceil), verdict(ok)))
+    one = rates.get("srtpgate_protect/AES_CM_128_HMAC_SHA1_80/160/1")
+    one_lib = rates.get("libsrtp2_protect/AES_CM_128_HMAC_SHA1_80/160/1")
+    burst1 = None
+    if one and one_lib:
+        burst1 = one / one_lib
+        out.append("")
+        out.append("One packet per call (burst 1), AES_CM_128_HMAC_SHA1_80 protect, 160-byte "
+                   "payload: srtpgate %s Mpps, libsrtp2 %s Mpps: %.1fx (target 5x: %s)."
+                   % (mpps(one), mpps(one_lib), burst1, verdict(burst1 >= 5)))
+    # Plot: packets per second against payload size, per profile.
+    fig, axes = plt.subplots(2, 3, figsize=(9.6, 5.4), sharex=True)
+    for ax, p in zip(axes.flat, PROFILES):
+        for impl, style in (("srtpgate", "o-"), ("ceiling", "x--"), ("libsrtp2", "s:")):
+            xs, ys = [], []
+            for size in (40, 160, 1200):
+                v = rates.get("%s_unprotect/%s/%d/32" % (impl, p, size))
+                if v:
+                    xs.append(size)
+                    ys.append(v / 1e6)
+            if xs:
+                ax.plot(xs, ys, style, label=impl, markersize=4)
+        ax.set_title(p, fontsize=8)
+        ax.set_xscale("log")
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    axes.flat[0].legend(fontsize=7)
+    fig.supxlabel("RTP payload bytes (unprotect, bursts of 32)", fontsize=8)
+    fig.supylabel("Mpps, one core", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(figdir, "core_pps_by_payload.png"), dpi=80)
+    plt.close(fig)
+    out.append("")
+    out.append("![SRTP core: packets per second against payload size]"
+               "(performance/core_pps_by_payload.png)")
+    return targets, burst1
+
+
+# --- the dataplane (srtpgate-dp-bench) ---------------------------------------------------------
+def dataplane_section(rates, profiles, figdir, out):
+    out.append("| profile | operation | RTP bytes | 1 session | 10k | 1M | crypto-only | "
+               "io-forward | 1 session / crypto-only (target 65%) | 1M / 1 session (target 90%) |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    ok65, ok90 = [], []
+    for p in profiles:
+        for op in ("unprotect", "protect"):
+            for size in (172, 1212):
+                one = rates.get("dp_%s/%s/%d/1" % (op, p, size))
+                if not one:
+                    continue
+                tenk = rates.get("dp_%s/%s/%d/10000" % (op, p, size))
+                mil = rates.get("dp_%s/%s/%d/1000000" % (op, p, size))
+                crypto = rates.get("crypto_only_%s/%s/%d" % (op, p, size))
+                io = rates.get("io_forward/%d" % size)
+                a = b = "-"
+                if crypto:
+                    good = one >= 0.65 * crypto
+                    a = "%s %s" % (pct(one, crypto), verdict(good) if size == 172 else "")
+                    if size == 172:
+                        ok65.append(good)
+                if mil:
+                    good = mil >= 0.9 * one
+                    b = "%s %s" % (pct(mil, one), verdict(good) if size == 172 else "")
+                    if size == 172:
+                        ok90.append(good)
+                out.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
+                    p, op, size, mpps(one), mpps(tenk), mpps(mil), mpps(crypto), mpps(io), a, b))
+    fwd = rates.get("dp_forward/172/1")
+    io = rates.get("io_forward/172")
+    if fwd and io:
+        out.append("")
+        out.append("The worker with no crypto (plain RTP relay, `dp_forward`, 172 bytes): %s "
+                   "Mpps, %.0f ns per packet; io-forwarding on the same ring ports: %.1f ns."
+                   % (mpps(fwd), 1e9 / fwd, 1e9 / io))
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for p in profiles:
+        xs, ys = [], []
+        for n in (1, 10000, 1000000):
+            v = rates.get("dp_unprotect/%s/172/%d" % (p, n))
+            if v:
+                xs.append(n)
+                ys.append(v / 1e6)
+        if xs:
+            ax.plot(xs, ys, "o-", label=p, markersize=4)
+    ax.set_xscale("log")
+    ax.set_xlabel("sessions on the worker", fontsize=8)
+    ax.set_ylabel("Mpps, one worker (unprotect, 172 B)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(os.path.join(figdir, "dataplane_sessions.png"), dpi=80)
+    plt.close(fig)
+    out.append("")
+    out.append("![Dataplane: one worker's rate against the number of sessions]"
+               "(performance/dataplane_sessions.png)")
+    return ok65, ok90
+
+
+def lookup_section(rates, out):
+    out.append("| flows | FlowTable bulk of 32, ns/key | rte_hash bulk of 32 | FlowTable find() | "
+               "std::unordered_map |")
+    out.append("|---|---|---|---|---|")
+    for n in (1, 10000, 1000000):
+        def ns(name):
+            v = rates.get("%s/%d" % (name, n))
+            return "%.1f" % (1e9 / v) if v else "-"
+        out.append("| %d | %s | %s | %s | %s |" % (n, ns("bm_lookup_bulk32"),
+                                                   ns("bm_rte_hash_bulk32"), ns("bm_find"),
+                                                   ns("bm_unordered_map_find")))
+
+
+def latency_section(rows, figdir, out):
+    if not rows:
+        out.append("(not measured in this run)")
+        return
+    out.append("| profile | capacity Mpps | load | offered Mpps | p50 us | p99 us | p99.9 us | "
+               "max us |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        out.append("| %s | %s | %.0f%% | %s | %.2f | %.2f | %.2f | %.2f |" % (
+            r["profile"], mpps(r["capacity_pps"]), 100 * r["load"], mpps(r["offered_pps"]),
+            r["p50_us"], r["p99_us"], r["p999_us"], r["max_us"]))
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for p in sorted({r["profile"] for r in rows}):
+        mine = [r for r in rows if r["profile"] == p]
+        loads = [100 * r["load"] for r in mine]
+        for q, style in (("p50_us", "o-"), ("p99_us", "s--"), ("p999_us", "x:")):
+            ax.plot(loads, [r[q] for r in mine], style, label="%s %s" % (p, q[:-3]),
+                    markersize=4)
+    ax.set_yscale("log")
+    ax.set_xlabel("load, % of the measured capacity", fontsize=8)
+    ax.set_ylabel("latency rx ring to tx ring, us", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(os.path.join(figdir, "latency_by_load.png"), dpi=80)
+    plt.close(fig)
+    out.append("")
+    out.append("![Latency against load](performance/latency_by_load.png)")
+
+
+def scaling_section(rows, out):
+    if not rows:
+        out.append("(not measured in this run)")
+        return
+    out.append("| profile | sessions per worker | one worker Mpps | two workers Mpps | gain |")
+    out.append("|---|---|---|---|---|")
+    for r in rows:
+        gain = r["two_workers_pps"] / r["one_worker_pps"] if r["one_worker_pps"] else 0
+        out.append("| %s | %d | %s | %s | %.2fx |" % (r["profile"], r["sessions"],
+                                                     mpps(r["one_worker_pps"]),
+                                                     mpps(r["two_workers_pps"]), gain))
+
+
+def wire_pps(gbps, rtp_bytes, tag):
+    # RTP + SRTP tag + UDP 8 + IPv4 20 + Ethernet 14 + FCS 4 + preamble/SFD 8 + gap 12.
+    return gbps * 1e9 / 8 / (rtp_bytes + tag + 8 + 20 + 14 + 4 + 8 + 12)
+
+
+def cores_section(rates, profiles, out):
+    out.append("| profile | media | SRTP packet on the wire, bytes | per-core Mpps (10k sessions) |"
+               " 10 GbE: Mpps / cores | 25 GbE | 100 GbE |")
+    out.append("|---|---|---|---|---|---|---|")
+    for p in profiles:
+        for media, size in (("G.711 20 ms", 172), ("video 1200 B", 1212)):
+            per_core = rates.get("dp_unprotect/%s/%d/10000" % (p, size)) or \
+                rates.get("dp_unprotect/%s/%d/1" % (p, size))
+            if not per_core:
+                continue
+            cells = []
+            for g in (10, 25, 100):
+                need = wire_pps(g, size, TAG[p])
+                cells.append("%.2f / %d" % (need / 1e6, math.ceil(need / per_core)))
+            wire = size + TAG[p] + 8 + 20 + 14 + 4 + 8 + 12
+            out.append("| %s | %s | %d | %s | %s |" % (p, media, wire, mpps(per_core),
+                                                      " | ".join(cells)))
+
+
+def handshake_section(text, out):
+    lines = [l for l in text.splitlines() if l.strip()]
+    start = next((i for i, l in enumerate(lines) if l.startswith("summary")), None)
+    if start is None:
+        out.append("(the handshake benchmark printed no summary)")
+        return None
+    out.append("```")
+    out.extend(lines[start:])
+    out.append("```")
+    ratios = [float(m.group(1)) for m in
+              (re.search(r"ratio to ceiling\s+([0-9.]+)%", l) for l in lines[start:]) if m]
+    return ratios
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--root", required=True)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--raw", help="folder for the raw results (default: a new temporary one)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --raw: write the page from the results already there")
+    args = ap.parse_args()
+    global REUSE
+    REUSE = args.reuse
+    bench = os.path.join(args.build, "bench")
+    profiles = QUICK_PROFILES if args.quick else PROFILES
+    prof_re = "(" + "|".join(profiles) + ")"
+    min_time = 0.05 if args.quick else 0.2
+    tmp = args.raw or tempfile.mkdtemp(prefix="srtpgate-report-")
+    os.makedirs(tmp, exist_ok=True)
+    log("raw results in " + tmp)
+    figdir = os.path.join(args.root, "docs", "performance")
+    os.makedirs(figdir, exist_ok=True)
+    started = datetime.datetime.now(datetime.timezone.utc)
+
+    _, core = run_gbench(os.path.join(bench, "srtpgate-bench"),
+                         "^(srtpgate|libsrtp2|ceiling)_(un)?protect/%s/(40|160|1200)/32$|"
+                         "^(srtpgate|libsrtp2)_protect/AES_CM_128_HMAC_SHA1_80/160/1$" % prof_re,
+                         min_time, os.path.join(tmp, "core.json"))
+    _, dp = run_gbench(os.path.join(bench, "srtpgate-dp-bench"),
+                       "^(io_forward|dp_forward)|^(crypto_only|dp)_(un)?protect/%s/" % prof_re,
+                       min_time, os.path.join(tmp, "dp.json"))
+    _, lookup = run_gbench(os.path.join(bench, "srtpgate-flow-lookup-bench"), ".",
+                           min_time, os.path.join(tmp, "lookup.json"))
+    latency = scaling = []
+    for mode in ("latency", "scaling"):
+        path = os.path.join(tmp, mode + ".json")
+        if not (REUSE and os.path.exists(path)):
+            log("running: srtpgate-dp-bench --mode=" + mode)
+            subprocess.run([os.path.join(bench, "srtpgate-dp-bench"), "--mode=" + mode,
+                            "--out=" + path], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        try:
+            with open(path) as f:
+                rows = json.load(f)
+        except (OSError, ValueError):
+            rows = []
+        if mode == "latency":
+            latency = rows
+        else:
+            scaling = rows
+    hs_path = os.path.join(tmp, "handshake.txt")
+    if not (REUSE and os.path.exists(hs_path)):
+        log("running: srtpgate-handshake-bench")
+        hs = subprocess.run([os.path.join(bench, "srtpgate-handshake-bench"),
+                             "--benchmark_min_time=%g" % (0.2 if args.quick else 1.0)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True).stdout
+        with open(hs_path, "w") as f:
+            f.write(hs)
+    with open(hs_path) as f:
+        hs = f.read()
+
+    m = machine()
+    commit = subprocess.run(["git", "-C", args.root, "rev-parse", "--short", "HEAD"],
+                            stdout=subprocess.PIPE, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", args.root, "status", "--porcelain", "--untracked-files=no"],
+                           stdout=subprocess.PIPE, text=True).stdout.strip()
+    elapsed = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
+
+    out = ["# srtpgate performance", "",
+           "Written by `bench/report` on %s (UTC) from commit %s%s in %.0f minutes%s. Every "
+           "figure below was measured in this one run, beside the baselines it is compared "
+           "with; rerun `bench/report` to regenerate this page." % (
+               started.strftime("%Y-%m-%d %H:%M"), commit, " (with local changes)" if dirty else "",
+               elapsed / 60, ", **QUICK mode: two profiles, short timings**" if args.quick else ""),
+           "", "## The machine", "",
+           "| | |", "|---|---|",
+           "| CPU | %s |" % m["cpu"], "| relevant flags | %s |" % m["flags"],
+           "| cores | %s (one worker core is measured unless stated) |" % m["cores"],
+           "| kernel | %s |" % m["kernel"], "| DPDK | %s |" % m["dpdk"],
+           "| Intel IPsec-MB | %s |" % m["ipsecmb"], "| OpenSSL | %s |" % m["openssl"],
+           "| libsrtp2 (baseline) | %s |" % m["libsrtp2"], ""]
+    text_path = os.path.join(args.root, "bench", "report_text.md")
+    with open(text_path) as f:
+        prose = f.read().split("<!-- section: ")
+    sections = {}
+    for chunk in prose[1:]:
+        name, body = chunk.split(" -->", 1)
+        sections[name.strip()] = body.strip("\n")
+    out += [sections.get("method", ""), ""]
+
+    targets = []
+    out += ["## The SRTP core: one core, bursts of 32, 160-byte payload", ""]
+    core_ok, burst1 = core_section(core, profiles, figdir, out)
+    out += ["", "## The dataplane: one worker, rx ring to tx ring", ""]
+    ok65, ok90 = dataplane_section(dp, profiles, figdir, out)
+    out += ["", "## Flow lookup", ""]
+    lookup_section(lookup, out)
+    out += ["", "## Latency through one worker", "", sections.get("latency", ""), ""]
+    latency_section(latency, figdir, out)
+    out += ["", "## Two workers on this machine", "", sections.get("scaling", ""), ""]
+    scaling_section(scaling, out)
+    out += ["", "## Cores needed on a server", "", sections.get("model", ""), ""]
+    cores_section(dp, profiles, out)
+    out += ["", "## DTLS-SRTP handshakes", "", sections.get("handshake", ""), ""]
+    hs_ratios = handshake_section(hs, out)
+    out += ["", "## Targets", "",
+            "| target | result |", "|---|---|",
+            "| SRTP core >= 85%% of the IPsec-MB ceiling (burst 32, 160 B, every profile and "
+            "operation) | %d of %d met |" % (sum(core_ok), len(core_ok)),
+            "| SRTP core, one packet per call >= 5x libsrtp2 (AES_CM_128_HMAC_SHA1_80) | %s |"
+            % ("%.1fx, %s" % (burst1, verdict(burst1 >= 5)) if burst1 else "-"),
+            "| dataplane, one session >= 65%% of crypto-only (172 B) | %d of %d met |"
+            % (sum(ok65), len(ok65)),
+            "| dataplane, 1M sessions >= 90%% of one session (172 B) | %d of %d met |"
+            % (sum(ok90), len(ok90)),
+            "| handshakes >= 70%% of the P-256 ceiling | %s |" % (
+                ", ".join("%.0f%%" % r for r in hs_ratios) + " (missed)"
+                if hs_ratios and max(hs_ratios) < 70 else
+                ", ".join("%.0f%%" % r for r in hs_ratios) if hs_ratios else "-"),
+            "", sections.get("optimisations", ""), ""]
+    with open(os.path.join(args.root, "docs", "performance.md"), "w") as f:
+        f.write("\n".join(out).rstrip() + "\n")
+    log("wrote docs/performance.md and docs/performance/*.png in %.0f s" % elapsed)
+
+
+if __name__ == "__main__":
+    main()
