@@ -36,9 +36,13 @@ def log(msg):
 REUSE = False  # --reuse: read the raw results of an earlier run instead of running
 
 
+REPETITIONS = 3  # each case runs this often; the best run counts (see the method section)
+
+
 def run_gbench(binary, filt, min_time, out, extra=()):
     cmd = [binary, "--benchmark_filter=" + filt, "--benchmark_min_time=%g" % min_time,
-           "--benchmark_out=" + out, "--benchmark_out_format=json"] + list(extra)
+           "--benchmark_repetitions=%d" % REPETITIONS, "--benchmark_out=" + out,
+           "--benchmark_out_format=json"] + list(extra)
     if not (REUSE and os.path.exists(out)):
         log("running: " + " ".join(cmd[:3]))
         subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
@@ -48,11 +52,11 @@ def run_gbench(binary, filt, min_time, out, extra=()):
     for b in data.get("benchmarks", []):
         if b.get("error_occurred") or b.get("run_type") == "aggregate":
             continue
-        name = b["name"].replace("/manual_time", "")
+        name = b.get("run_name", b["name"]).replace("/manual_time", "")
         if "items_per_second" in b:
-            rates[name] = b["items_per_second"]
-        elif "real_time" in b:
-            rates[name] = b
+            # The best of the repetitions: on a shared machine interference only ever slows a
+            # run down, so the fastest is the closest to what the code does.
+            rates[name] = max(rates.get(name, 0.0), b["items_per_second"])
     return data, rates
 
 
@@ -325,6 +329,8 @@ def main():
     profiles = QUICK_PROFILES if args.quick else PROFILES
     prof_re = "(" + "|".join(profiles) + ")"
     min_time = 0.05 if args.quick else 0.2
+    global REPETITIONS
+    REPETITIONS = 1 if args.quick else 3
     tmp = args.raw or tempfile.mkdtemp(prefix="srtpgate-report-")
     os.makedirs(tmp, exist_ok=True)
     log("raw results in " + tmp)
