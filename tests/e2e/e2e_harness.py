@@ -1,16 +1,19 @@
-"""What the end-to-end tests share: two network namespaces joined to the srtpgate daemon by
-veth pairs and DPDK net_af_packet ports, the daemon process, its control socket, and a check
-that decoded audio holds the test tone.
+"""What the end-to-end tests share: three network namespaces (the srtpgate daemon in one, a
+peer in each of the others) joined by veth pairs that the daemon reads and writes through DPDK
+net_af_packet ports, the daemon process, its control socket, a check that decoded audio holds
+the test tone, and the undoing of all of it however the test ends.
 
 Topology (SUFFIX is the test's pid, so runs never collide; everything is removed at the end):
 
-    netns sgaSUFFIX                    root namespace                  netns sgbSUFFIX
-    ethA 198.18.10.2/24 --veth-- sgaSUFFIX  [srtpgate]  sgbSUFFIX --veth-- ethB 198.18.20.2/24
-                              net_af_packet0      net_af_packet1
-                              ours: 198.18.10.1   ours: 198.18.20.1
+    netns sgaSUFFIX               netns sggSUFFIX (the gateway)                netns sgbSUFFIX
+    ethA 198.18.10.2/24 --veth-- sgaSUFFIX [srtpgate] sgbSUFFIX --veth-- ethB 198.18.20.2/24
+                          net_af_packet0            net_af_packet1
+                          ours: 198.18.10.1         ours: 198.18.20.1
 
 The peers reach the gateway's addresses through its own ARP answers. Addresses are from
-198.18.0.0/15 (RFC 2544 benchmarking) only, and nothing leaves the namespaces.
+198.18.0.0/15 (RFC 2544 benchmarking) only. The gateway's namespace has no address, no route
+and no IPv6 of its own, so the kernel there, which also sees every frame af_packet reads, has
+nowhere to send one: nothing can leave the three namespaces.
 """
 import json
 import math
@@ -30,6 +33,7 @@ GATEWAY_A = "198.18.10.1"
 PEER_A = "198.18.10.2"
 GATEWAY_B = "198.18.20.1"
 PEER_B = "198.18.20.2"
+DPDK_RUNTIME = "/var/run/dpdk"  # where EAL keeps a primary's files, one folder per prefix
 
 
 class Checks:
@@ -70,33 +74,72 @@ def in_ns(ns, cmd):
     return ["ip", "netns", "exec", ns] + cmd
 
 
-class Topology:
-    """The two namespaces and their veth pairs. Checksum offload is turned off on the peers'
-    interfaces: across a veth the kernel leaves a partial UDP checksum for the receiver's NIC to
-    finish, and net_af_packet hands DPDK the frame as it is."""
+def python_in_ns(ns, code, *args):
+    """A short Python program in a namespace, with the interpreter running this test."""
+    return in_ns(ns, [sys.executable, "-u", "-c", code] + list(args))
+
+
+class Cleanup:
+    """Every change a test makes to the machine is registered here as it is made, and undone
+    in reverse order by cleanup_watcher.py, a process in a session of its own: at close(), or
+    when this process dies in any way (meson's timeout kills the whole process group)."""
 
     def __init__(self):
+        read_end, self.write_end = os.pipe()
+        watcher = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cleanup_watcher.py")
+        self.proc = subprocess.Popen([sys.executable, watcher], stdin=read_end,
+                                     stdout=subprocess.PIPE, text=True,
+                                     start_new_session=True)
+        os.close(read_end)
+        if self.proc.stdout.readline().strip() != "watching":
+            raise RuntimeError("the cleanup watcher did not start: nothing will be changed")
+
+    def register(self, *action):
+        os.write(self.write_end, (json.dumps(list(action)) + "\n").encode())
+
+    def close(self):
+        if self.write_end is not None:
+            os.close(self.write_end)
+            self.write_end = None
+            self.proc.wait(timeout=60)
+
+
+class Topology:
+    """The three namespaces and the two veth pairs. Checksum offload is turned off on the
+    peers' interfaces: across a veth the kernel leaves a partial UDP checksum for the
+    receiver's NIC to finish (CHECKSUM_PARTIAL), and net_af_packet hands DPDK the frame as it
+    is, so the gateway would see a wrong checksum (RFC 768) and drop the packet."""
+
+    def __init__(self, cleanup):
         suffix = str(os.getpid())
+        self.ns_gw = "sgg" + suffix
         self.ns_a = "sga" + suffix
         self.ns_b = "sgb" + suffix
-        self.if_a = "sga" + suffix  # our end of each pair, in the root namespace
+        self.if_a = "sga" + suffix  # the gateway's end of each pair, in ns_gw
         self.if_b = "sgb" + suffix
-        self.created = []
         try:
+            for ns in (self.ns_gw, self.ns_a, self.ns_b):
+                run(["ip", "netns", "add", ns])
+                cleanup.register("netns", ns)
+                run(in_ns(ns, ["ip", "link", "set", "lo", "up"]))
+            # No forwarding and no IPv6 in the gateway's namespace: its kernel neither routes
+            # the peers' frames nor sends router solicitations out of the DPDK ports.
+            run(in_ns(self.ns_gw, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=0",
+                                   "net.ipv6.conf.all.disable_ipv6=1",
+                                   "net.ipv6.conf.default.disable_ipv6=1"]))
             for ns, ours, peer, addr in ((self.ns_a, self.if_a, "ethA", PEER_A),
                                          (self.ns_b, self.if_b, "ethB", PEER_B)):
-                run(["ip", "netns", "add", ns])
-                self.created.append(ns)
-                run(["ip", "link", "add", ours, "type", "veth", "peer", "name", peer,
-                     "netns", ns])
-                run(["ip", "link", "set", ours, "up"])
+                run(["ip", "link", "add", ours, "netns", self.ns_gw, "type", "veth", "peer",
+                     "name", peer, "netns", ns])
+                # One datagram per frame as it was sent: no receive coalescing before af_packet.
+                run(in_ns(self.ns_gw, ["ethtool", "-K", ours, "gro", "off"]))
+                run(in_ns(self.ns_gw, ["ip", "link", "set", ours, "up"]))
                 run(in_ns(ns, ["ip", "addr", "add", addr + "/24", "dev", peer]))
                 run(in_ns(ns, ["ip", "link", "set", peer, "up"]))
-                run(in_ns(ns, ["ip", "link", "set", "lo", "up"]))
                 run(in_ns(ns, ["ethtool", "-K", peer, "tx", "off"]))
         except (subprocess.CalledProcessError, OSError) as e:
             out = getattr(e, "output", "") or ""
-            self.close()
+            cleanup.close()
             print("SKIP: cannot build the namespaces: %s %s" % (e, out))
             sys.exit(SKIP)
         self.mac_b = self.mac(self.ns_b, "ethB")
@@ -112,20 +155,18 @@ class Topology:
         return ["--vdev", "net_af_packet0,iface=%s,qpairs=2" % self.if_a,
                 "--vdev", "net_af_packet1,iface=%s,qpairs=2" % self.if_b]
 
-    def close(self):
-        for ns in self.created:
-            subprocess.run(["ip", "netns", "del", ns], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-        self.created = []
-
 
 class Daemon:
-    """srtpgate on the two af_packet ports, with a configuration naming our addresses."""
+    """srtpgate in the gateway's namespace on the two af_packet ports, with a configuration
+    naming our addresses. Its control socket and EAL runtime folder are files, reachable from
+    the root namespace (telemetry, dumpcap)."""
 
-    def __init__(self, binary, topo, extra_eal=None, prefix=None):
+    def __init__(self, binary, topo, cleanup, extra_eal=None):
         self.tmp = tempfile.mkdtemp(prefix="srtpgate-e2e-")
+        cleanup.register("rmtree", self.tmp)
         self.control_path = os.path.join(self.tmp, "control.sock")
-        self.prefix = prefix or "sge2e%d" % os.getpid()
+        self.prefix = "sge2e%d" % os.getpid()
+        cleanup.register("rmtree", os.path.join(DPDK_RUNTIME, self.prefix))
         config = {
             "ports": [{"name": "net_af_packet0", "addresses": [GATEWAY_A], "rss": False},
                       {"name": "net_af_packet1", "addresses": [GATEWAY_B], "rss": False}],
@@ -139,7 +180,8 @@ class Daemon:
                topo.vdevs() + ["--", "--config", config_path, "--control", self.control_path])
         self.log_path = os.path.join(self.tmp, "srtpgate.log")
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(in_ns(topo.ns_gw, cmd), stdout=self.log,
+                                     stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while not os.path.exists(self.control_path):
             if self.proc.poll() is not None or time.time() > deadline:
@@ -166,7 +208,6 @@ class Daemon:
     def close(self):
         self.stop()
         self.log.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 class Control:
@@ -187,6 +228,45 @@ class Control:
             self.buf += chunk
         line, self.buf = self.buf.split(b"\n", 1)
         return json.loads(line)
+
+
+# Prints "ready" once bound, then each datagram reaching ADDR:PORT as a hex line, until COUNT
+# arrived or none came for SILENCE seconds.
+_RECEIVER = """
+import socket, sys
+addr, port, count, silence = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((addr, port))
+s.settimeout(silence)
+print("ready", flush=True)
+for _ in range(count):
+    try:
+        print(s.recv(4096).hex(), flush=True)
+    except OSError:
+        break
+"""
+
+
+def send_srtp_and_receive(topo, sender_bin, profile, key_and_salt, ssrc, count, src_port,
+                          dst_port, rx_port):
+    """srtpgate-e2e-srtp-send (libsrtp2) sends `count` SRTP packets from PEER_A:src_port to
+    GATEWAY_A:dst_port while namespace B listens on PEER_B:rx_port. Returns (the sender's
+    CompletedProcess, the plain RTP it protected, the datagrams B received), packets as hex."""
+    rx = subprocess.Popen(["timeout", "30"] + python_in_ns(
+        topo.ns_b, _RECEIVER, PEER_B, str(rx_port), str(count), "2"),
+        stdout=subprocess.PIPE, text=True)
+    rx.stdout.readline()  # "ready": bound before the first packet is sent
+    sent = subprocess.run(in_ns(topo.ns_a, [
+        "timeout", "20", sender_bin, profile, key_and_salt.hex(), PEER_A, str(src_port),
+        GATEWAY_A, str(dst_port), str(ssrc), str(count)]),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    received = rx.communicate(timeout=40)[0].split()
+    return sent, sent.stdout.split(), received
+
+
+def same_packets(plain, received):
+    """How many received datagrams equal, in order, the plain RTP the sender protected."""
+    return sum(1 for a, b in zip(plain, received) if a == b)
 
 
 def session_request(local_port, remote_port, action, next_hop_port, mac_b, inbound=None,
@@ -235,3 +315,11 @@ def tone_report(raw_s16le, rate=8000, freq=1000):
     middle = samples[len(samples) // 4: len(samples) // 4 + rate] if count > rate else samples
     rms = math.sqrt(sum(x * x for x in middle) / len(middle)) if middle else 0.0
     return goertzel_share(middle, rate, freq), rms
+
+
+def is_stretch_of(decoded, reference, frame_bytes=320):
+    """True if the decoded audio, less a frame at each end (where a receiver may start or stop
+    mid-stream), occurs sample for sample in the reference: the same codec chain run offline on
+    the same deterministic tone. Any altered sample in between makes it false."""
+    middle = decoded[frame_bytes:len(decoded) - frame_bytes]
+    return len(middle) > 0 and middle in reference

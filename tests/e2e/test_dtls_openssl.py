@@ -2,20 +2,18 @@
 """End to end 3: DTLS-SRTP through the DPDK port. `openssl s_client` in namespace A handshakes
 (RFC 5764) with a session srtpgate holds as the passive side, with the client's certificate
 pinned by fingerprint (RFC 8122). The server certificate s_client saw must be the one whose
-fingerprint the session reports; then SRTP protected by GStreamer's srtpenc (libsrtp2) with the
-client write key and salt s_client exported must come out in namespace B as RTP, and SRTP under
-the server's write key (the wrong direction) must all be dropped as authentication failures.
+fingerprint the session reports. The daemon never exports keys, so the keys are proved by use:
+libsrtp2 (srtpgate-e2e-srtp-send) protects RTP with the client write key and salt s_client
+exported, and what comes out in namespace B must be that RTP, byte for byte; the same under the
+server's write key (the wrong direction) must all be dropped as authentication failures.
 
-usage: test_dtls_openssl.py SRTPGATE
+usage: test_dtls_openssl.py SRTPGATE SRTP-SENDER
 """
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 
 import e2e_harness as h
 
@@ -24,7 +22,6 @@ CLIENT_PORT = 5010    # s_client's source port, then the SRTP sender's
 RECEIVER_PORT = 6004
 SSRC = 0x4242
 PACKETS = 100
-
 
 def fingerprint(pem_path):
     out = h.run(["openssl", "x509", "-in", pem_path, "-noout", "-fingerprint", "-sha256"]).stdout
@@ -48,57 +45,21 @@ def s_client(topo, cert, key):
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def srtp_sender(topo, key_and_salt, ssrc):
-    pipeline = ("audiotestsrc freq=1000 samplesperbuffer=160 num-buffers=%d is-live=true ! "
-                "audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay ssrc=%d ! "
-                "srtpenc key=%s ! udpsink host=%s port=%d bind-port=%d"
-                % (PACKETS, ssrc, key_and_salt.hex(), h.GATEWAY_A, RTP_PORT, CLIENT_PORT))
-    cmd = ["timeout", "-k", "3", "-s", "INT", "20", "gst-launch-1.0", "-q", "-e"] + \
-        pipeline.split()
-    return subprocess.run(h.in_ns(topo.ns_a, cmd), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
-
-
-def count_rtp_in_b(topo, seconds, ssrc, result):
-    """Counts RTP packets (version 2, payload type 0, of `ssrc`) arriving at PEER_B."""
-    code = ("import socket,struct\n"
-            "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
-            "s.bind(('%s',%d)); s.settimeout(%f); n=0\n"
-            "try:\n"
-            "  while True:\n"
-            "    d,a=s.recvfrom(2048)\n"
-            "    if len(d)>=12 and d[0]>>6==2 and d[1]&127==0 and "
-            "struct.unpack('!I',d[8:12])[0]==%d: n+=1\n"
-            "except OSError: pass\n"
-            "print(n)\n" % (h.PEER_B, RECEIVER_PORT, seconds, ssrc))
-    out = subprocess.run(h.in_ns(topo.ns_b, ["python3", "-c", code]), stdout=subprocess.PIPE,
-                         text=True).stdout
-    result.append(int(out.strip() or "0"))
-
-
-def send_and_count(topo, key_and_salt, ssrc):
-    result = []
-    t = threading.Thread(target=count_rtp_in_b, args=(topo, 3.0, ssrc, result))
-    t.start()
-    time.sleep(0.5)
-    sent = srtp_sender(topo, key_and_salt, ssrc)
-    t.join()
-    return sent, result[0] if result else 0
-
-
 def main():
-    h.require(["ip", "ethtool", "openssl", "gst-launch-1.0", "timeout"])
-    binary = sys.argv[1]
+    h.require(["ip", "ethtool", "openssl", "timeout"])
+    binary, sender_bin = sys.argv[1], sys.argv[2]
     check = h.Checks()
-    topo = h.Topology()
+    cleanup = h.Cleanup()
+    topo = h.Topology(cleanup)
     daemon = None
     tmp = tempfile.mkdtemp(prefix="sg-e2e-dtls-")
+    cleanup.register("rmtree", tmp)
     try:
         # s_client cannot choose its source port; the namespace's ephemeral range can.
         h.run(h.in_ns(topo.ns_a, ["sysctl", "-q", "-w",
                                   "net.ipv4.ip_local_port_range=%d %d"
                                   % (CLIENT_PORT, CLIENT_PORT)]))
-        daemon = h.Daemon(binary, topo)
+        daemon = h.Daemon(binary, topo, cleanup)
         ctl = h.Control(daemon.control_path)
         cert, key = make_client_cert(tmp)
         r = ctl.request(h.session_request(
@@ -139,25 +100,34 @@ def main():
         client_key, server_key = km[0:16], km[16:32]
         client_salt, server_salt = km[32:46], km[46:60]
 
-        sent, received = send_and_count(topo, client_key + client_salt, SSRC)
-        check(sent.returncode == 0, "srtpenc sent SRTP under the client write key")
-        check(received >= PACKETS * 0.9,
-              "%d of %d packets came out in B as RTP" % (received, PACKETS))
+        sent, plain, received = h.send_srtp_and_receive(
+            topo, sender_bin, "AES_CM_128_HMAC_SHA1_80", client_key + client_salt, SSRC,
+            PACKETS, CLIENT_PORT, RTP_PORT, RECEIVER_PORT)
+        check(sent.returncode == 0 and len(plain) == PACKETS,
+              "libsrtp2 sent %d SRTP packets under the client write key %s"
+              % (len(plain), sent.stderr.strip()))
+        same = h.same_packets(plain, received)
+        check(len(received) == PACKETS and same == PACKETS,
+              "B received exactly the RTP that was protected: %d datagrams, %d of %d equal, "
+              "in order" % (len(received), same, PACKETS))
         c = h.counters(ctl, sid)
-        check(c.get("drops", {}).get("auth_failure", 1) == 0,
-              "no authentication failures under the exported key")
+        check(c.get("drops", {}).get("auth_failure", 1) == 0 and
+              c.get("tx_packets", 0) == PACKETS,
+              "the session unprotected them all: tx %s, drops %s"
+              % (c.get("tx_packets"), {k: v for k, v in c.get("drops", {}).items() if v}))
 
         # Another SSRC, so no packet is refused as a replay before its tag is checked.
-        sent, received = send_and_count(topo, server_key + server_salt, SSRC + 1)
-        c2 = h.counters(ctl, sid)
-        failures = c2.get("drops", {}).get("auth_failure", 0)
-        check(received == 0 and failures >= PACKETS * 0.9,
-              "under the server's write key nothing comes out (%d) and %d packets fail "
-              "authentication" % (received, failures))
+        sent, plain, received = h.send_srtp_and_receive(
+            topo, sender_bin, "AES_CM_128_HMAC_SHA1_80", server_key + server_salt, SSRC + 1,
+            PACKETS, CLIENT_PORT, RTP_PORT, RECEIVER_PORT)
+        failures = h.counters(ctl, sid).get("drops", {}).get("auth_failure", 0)
+        check(sent.returncode == 0 and len(received) == 0 and failures == PACKETS,
+              "under the server's write key nothing comes out (%d) and %d of %d packets fail "
+              "authentication" % (len(received), failures, PACKETS))
     finally:
         if daemon is not None:
             daemon.close()
-        topo.close()
+        cleanup.close()
     return check.exit_code()
 
 

@@ -19,6 +19,7 @@ RTP_PORT = 20000      # ours, where the SRTP arrives
 SENDER_PORT = 5004    # ffmpeg's source port
 RECEIVER_PORT = 6000  # ffmpeg's in namespace B
 SECONDS = 4
+TONE = "sine=frequency=1000:sample_rate=8000:samples_per_frame=160"
 
 
 def sdp_for_receiver():
@@ -30,13 +31,25 @@ def sdp_for_receiver():
 
 def send_tone(topo, key_b64, dst_port):
     cmd = ["timeout", "-k", "3", "20", "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
-           "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=8000:samples_per_frame=160",
+           "-f", "lavfi", "-i", TONE,
            "-t", str(SECONDS), "-c:a", "pcm_mulaw", "-ar", "8000", "-ac", "1", "-f", "rtp",
            "-srtp_out_suite", "AES_CM_128_HMAC_SHA1_80", "-srtp_out_params", key_b64,
            "srtp://%s:%d?localrtpport=%d&localrtcpport=%d"
            % (h.GATEWAY_A, dst_port, SENDER_PORT, SENDER_PORT + 1)]
     return subprocess.run(h.in_ns(topo.ns_a, cmd), stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True)
+
+
+def reference_audio(tmp):
+    """The tone through PCMU and back (G.711 µ-law), without the network: what B must decode."""
+    ulaw = os.path.join(tmp, "reference.ul")
+    raw = os.path.join(tmp, "reference.raw")
+    quiet = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y"]
+    h.run(quiet + ["-f", "lavfi", "-i", TONE, "-t", str(SECONDS), "-c:a", "pcm_mulaw",
+                   "-f", "mulaw", ulaw])
+    h.run(quiet + ["-f", "mulaw", "-ar", "8000", "-ac", "1", "-i", ulaw, "-f", "s16le", raw])
+    with open(raw, "rb") as f:
+        return f.read()
 
 
 def receive(topo, tmp, seconds):
@@ -55,11 +68,13 @@ def main():
     h.require(["ip", "ethtool", "ffmpeg", "timeout"])
     binary = sys.argv[1]
     check = h.Checks()
-    topo = h.Topology()
+    cleanup = h.Cleanup()
+    topo = h.Topology(cleanup)
     daemon = None
     tmp = tempfile.mkdtemp(prefix="sg-e2e-ffmpeg-")
+    cleanup.register("rmtree", tmp)
     try:
-        daemon = h.Daemon(binary, topo)
+        daemon = h.Daemon(binary, topo, cleanup)
         ctl = h.Control(daemon.control_path)
         key = base64.b64encode(os.urandom(30)).decode()
         r = ctl.request(h.session_request(
@@ -82,6 +97,8 @@ def main():
         check(share > 0.9 and rms > 1000,
               "the decoded audio is the 1 kHz tone (%.3f of its energy at 1 kHz, RMS %.0f)"
               % (share, rms))
+        check(h.is_stretch_of(raw, reference_audio(tmp)),
+              "the decoded audio is, sample for sample, a stretch of the tone sent")
         c = h.counters(ctl, sid)
         drops = c.get("drops", {})
         check(c.get("rx_packets", 0) >= 150 and c.get("tx_packets", 0) == c.get("rx_packets"),
@@ -112,7 +129,7 @@ def main():
     finally:
         if daemon is not None:
             daemon.close()
-        topo.close()
+        cleanup.close()
     return check.exit_code()
 
 

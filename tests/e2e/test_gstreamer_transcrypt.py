@@ -23,13 +23,27 @@ SSRC = 0x1234
 BUFFERS = 200  # 20 ms each: 4 s
 
 
+TONE = ("audiotestsrc freq=1000 samplesperbuffer=160 num-buffers=%d is-live=true ! "
+        "audio/x-raw,rate=8000,channels=1 ! mulawenc" % BUFFERS)
+DECODE = "mulawdec ! audioconvert ! audio/x-raw,format=S16LE,rate=8000,channels=1"
+
+
+def reference_audio(tmp):
+    """The tone through PCMU and back (G.711 µ-law), without the network: what B must decode."""
+    path = os.path.join(tmp, "reference.raw")
+    h.run(["timeout", "20", "gst-launch-1.0", "-q"] +
+          ("%s ! %s ! filesink location=%s"
+           % (TONE.replace("is-live=true", "is-live=false"), DECODE, path)).split())
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def sender(topo, gcm_key):
     # srtpenc with a GCM cipher authenticates with GCM's own tag; the HMAC setting is null.
-    pipeline = ("audiotestsrc freq=1000 samplesperbuffer=160 num-buffers=%d is-live=true ! "
-                "audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay ssrc=%d ! "
+    pipeline = (TONE + " ! rtppcmupay ssrc=%d ! "
                 "srtpenc key=%s rtp-cipher=aes-128-gcm rtp-auth=null rtcp-cipher=aes-128-gcm "
                 "rtcp-auth=null ! udpsink host=%s port=%d bind-port=%d"
-                % (BUFFERS, SSRC, gcm_key.hex(), h.GATEWAY_A, RTP_PORT, SENDER_PORT))
+                % (SSRC, gcm_key.hex(), h.GATEWAY_A, RTP_PORT, SENDER_PORT))
     cmd = ["timeout", "-k", "3", "-s", "INT", "20", "gst-launch-1.0", "-q", "-e"] + \
         pipeline.split()
     return subprocess.run(h.in_ns(topo.ns_a, cmd), stdout=subprocess.PIPE,
@@ -43,8 +57,7 @@ def receiver(topo, cm_key, out_path, seconds):
             "srtcp-cipher=(string)aes-128-icm,srtcp-auth=(string)hmac-sha1-80"
             % (SSRC, cm_key.hex()))
     pipeline = ["udpsrc", "port=%d" % RECEIVER_PORT, "caps=" + caps, "!", "srtpdec", "!",
-                "rtppcmudepay", "!", "mulawdec", "!", "audioconvert", "!",
-                "audio/x-raw,format=S16LE,rate=8000,channels=1", "!", "filesink",
+                "rtppcmudepay", "!"] + DECODE.split() + ["!", "filesink",
                 # Unbuffered: the pipeline is stopped by a signal, and what a buffered file
                 # holds back would be lost if the forced EOS did not get through.
                 "buffer-mode=unbuffered", "location=" + out_path]
@@ -73,11 +86,13 @@ def main():
             return h.SKIP
     binary = sys.argv[1]
     check = h.Checks()
-    topo = h.Topology()
+    cleanup = h.Cleanup()
+    topo = h.Topology(cleanup)
     daemon = None
     tmp = tempfile.mkdtemp(prefix="sg-e2e-gst-")
+    cleanup.register("rmtree", tmp)
     try:
-        daemon = h.Daemon(binary, topo)
+        daemon = h.Daemon(binary, topo, cleanup)
         ctl = h.Control(daemon.control_path)
         gcm_key = os.urandom(28)  # RFC 7714 §12: 16-byte key, 12-byte salt
         cm_key = os.urandom(30)   # RFC 3711: 16-byte key, 14-byte salt
@@ -100,6 +115,8 @@ def main():
         check(share > 0.9 and rms > 1000,
               "the decoded audio is the 1 kHz tone (%.3f of its energy at 1 kHz, RMS %.0f)"
               % (share, rms))
+        check(h.is_stretch_of(raw, reference_audio(tmp)),
+              "the decoded audio is, sample for sample, a stretch of the tone sent")
         c = h.counters(ctl, sid)
         check(c.get("rx_packets", 0) >= BUFFERS * 0.9 and
               c.get("tx_packets", 0) == c.get("rx_packets") and c.get("dropped", 1) == 0,
@@ -114,7 +131,7 @@ def main():
     finally:
         if daemon is not None:
             daemon.close()
-        topo.close()
+        cleanup.close()
     return check.exit_code()
 
 
