@@ -69,9 +69,11 @@ struct Fixture {
   std::vector<FlowKey> probes;  // random installed keys in lookup order
 };
 
+// Freed by main() before the EAL is cleaned up: the tables live in DPDK's memory.
+std::map<uint32_t, std::unique_ptr<Fixture>> g_fixtures;
+
 Fixture& fixture(uint32_t flows) {
-  static std::map<uint32_t, std::unique_ptr<Fixture>> all;
-  auto& slot = all[flows];
+  auto& slot = g_fixtures[flows];
   if (slot) {
     return *slot;
   }
@@ -207,6 +209,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   benchmark::RunSpecifiedBenchmarks();
+  srtpgate::dp::detail::g_fixtures.clear();
   benchmark::Shutdown();
   return 0;
 }
