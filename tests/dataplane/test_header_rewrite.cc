@@ -3,6 +3,8 @@
 // offload pseudo-header sum against DPDK's rte_ipv4_phdr_cksum / rte_ipv6_phdr_cksum.
 #include <gtest/gtest.h>
 #include <rte_ip.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdint>
@@ -372,20 +374,61 @@ INSTANTIATE_TEST_SUITE_P(IpAndVlan, Rewrite,
 namespace srtpgate::dp::detail {
 namespace {
 
-// The wide-word sum must equal DPDK's 16-bit one for every length and alignment (RFC 1071 §2).
-TEST(OnesSum, EqualsDpdkRawChecksumForEveryLengthAndAlignment) {
+using SumFn = uint16_t (*)(const uint8_t*, std::size_t);
+
+// Each body of the wide-word sum must equal DPDK's 16-bit one for every length and alignment
+// (RFC 1071 §2), including 0xffff words, whose carries the folding must keep.
+void expect_equals_dpdk(SumFn sum) {
   std::mt19937 rng(99);
   std::vector<uint8_t> buf(2048 + 16);
   for (int round = 0; round < 20; ++round) {
     for (auto& b : buf) b = static_cast<uint8_t>(round == 0 ? 0xff : rng());
     for (std::size_t off = 0; off < 8; ++off) {
-      for (std::size_t n = 0; n <= 1600; n += (n < 80 ? 1 : 7)) {
-        ASSERT_EQ(ones_sum(buf.data() + off, n), rte_raw_cksum(buf.data() + off, n))
+      for (std::size_t n = 0; n <= 1600; n += (n < 160 ? 1 : 7)) {
+        ASSERT_EQ(sum(buf.data() + off, n), rte_raw_cksum(buf.data() + off, n))
             << "offset " << off << " length " << n << " round " << round;
       }
     }
   }
 }
+
+// The sum reads the buffer and nothing after it: the buffer ends where an inaccessible page
+// starts, so a read past its end faults (a masked tail load must not).
+void expect_reads_only_the_buffer(SumFn sum) {
+  const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  void* map = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(map, MAP_FAILED);
+  auto* base = static_cast<uint8_t*>(map);
+  ASSERT_EQ(mprotect(base + page, page, PROT_NONE), 0);
+  for (std::size_t i = 0; i < page; ++i) base[i] = static_cast<uint8_t>(i * 7 + 1);
+  for (std::size_t n = 0; n <= 300; ++n) {
+    const uint8_t* p = base + page - n;
+    EXPECT_EQ(sum(p, n), rte_raw_cksum(p, n)) << "length " << n;
+  }
+  munmap(map, 2 * page);
+}
+
+TEST(OnesSum, DispatchedEqualsDpdkRawChecksumForEveryLengthAndAlignment) {
+  expect_equals_dpdk(&ones_sum);
+}
+
+TEST(OnesSum, PortableEqualsDpdkRawChecksumForEveryLengthAndAlignment) {
+  expect_equals_dpdk(&ones_sum_portable);
+}
+
+TEST(OnesSum, PortableReadsOnlyTheBuffer) { expect_reads_only_the_buffer(&ones_sum_portable); }
+
+#if defined(SRTPGATE_ONES_SUM_AVX512)
+TEST(OnesSum, Avx512EqualsDpdkRawChecksumForEveryLengthAndAlignment) {
+  if (!kOnesSumAvx512) GTEST_SKIP() << "this CPU has no AVX-512BW";
+  expect_equals_dpdk(&ones_sum_avx512);
+}
+
+TEST(OnesSum, Avx512ReadsOnlyTheBuffer) {
+  if (!kOnesSumAvx512) GTEST_SKIP() << "this CPU has no AVX-512BW";
+  expect_reads_only_the_buffer(&ones_sum_avx512);
+}
+#endif
 
 }  // namespace
 }  // namespace srtpgate::dp::detail
