@@ -12,6 +12,7 @@
 
 #include "frame_classifier.h"
 #include "tsan_annotations.h"
+#include "uninit_array.h"
 
 namespace srtpgate::dp::detail {
 
@@ -178,7 +179,7 @@ void Worker::run(const std::atomic<bool>& stop) noexcept {
 void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
   // --- Stage 1: classify. Drops are counted and freed at once; STUN, DTLS, ARP and ICMP go to
   // the control thread; RTP and RTCP stay. --------------------------------------------------
-  ParsedFrame pf[kMaxBurst];
+  UninitArray<ParsedFrame, kMaxBurst> pf;
   const FlowKey* keys[kMaxBurst];
   rte_mbuf* fast[kMaxBurst];
   rte_mbuf* punt[kMaxBurst];
@@ -267,10 +268,10 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
   // goes to the library in one submission, then all RTP to protect; RTCP, a few packets per
   // second per call, goes one packet at a time. ----------------------------------------------
   Flow* flow[kMaxBurst];
-  srtp::PacketView view[kMaxBurst];
+  UninitArray<srtp::PacketView, kMaxBurst> view;
   bool alive[kMaxBurst];
   srtp::Session* sess[kMaxBurst];
-  srtp::PacketView batch[kMaxBurst];
+  UninitArray<srtp::PacketView, kMaxBurst> batch;
   srtp::Status status[kMaxBurst];
   uint8_t slot[kMaxBurst];
   unsigned nbatch = 0;
@@ -347,7 +348,7 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
     }
   };
   if (nbatch != 0) {
-    srtp::unprotect_rtp_burst({sess, nbatch}, {batch, nbatch}, {status, nbatch});
+    srtp::unprotect_rtp_burst({sess, nbatch}, {batch.data(), nbatch}, {status, nbatch});
     take_results();
   }
   nbatch = 0;
@@ -360,7 +361,7 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
     }
   }
   if (nbatch != 0) {
-    srtp::protect_rtp_burst({sess, nbatch}, {batch, nbatch}, {status, nbatch});
+    srtp::protect_rtp_burst({sess, nbatch}, {batch.data(), nbatch}, {status, nbatch});
     take_results();
   }
 
