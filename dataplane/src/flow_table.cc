@@ -3,8 +3,10 @@
 #include "flow_table.h"
 
 #include <nmmintrin.h>
+#include <rte_eal.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 
 #include <algorithm>
@@ -43,25 +45,52 @@ Result<std::unique_ptr<FlowTable>> FlowTable::create(const std::string& name, ui
   // At most two thirds full: a miss then probes about five slots on average (Knuth's
   // 1/2 (1 + 1/(1 - a)^2)), nearly all in one or two cache lines.
   const uint64_t slots = std::bit_ceil(std::max<uint64_t>(16, uint64_t{capacity} * 3 / 2));
-  auto* mem = static_cast<Slot*>(
-      rte_zmalloc_socket(name.c_str(), slots * sizeof(Slot), alignof(Slot), socket));
+  const std::size_t bytes = slots * sizeof(Slot);
+  // Every lookup of a large table misses the TLB unless the table sits on huge pages. With
+  // hugepages DPDK's memory has them, on the port's socket. Without (--no-huge, virtual ports),
+  // DPDK's memory is a shared mapping that transparent huge pages do not cover, so the table
+  // is an anonymous mapping instead, where they do (MADV_HUGEPAGE; best effort).
+  const bool mapped = rte_eal_has_hugepages() == 0;
+  Slot* mem = nullptr;
+  if (mapped) {
+    void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m != MAP_FAILED) {
+      (void)madvise(m, bytes, MADV_HUGEPAGE);
+      mem = static_cast<Slot*>(m);  // zero-filled by the kernel
+    }
+  } else {
+    mem = static_cast<Slot*>(rte_zmalloc_socket(name.c_str(), bytes, alignof(Slot), socket));
+  }
   if (mem == nullptr) {
-    return make_error("flow table '" + name + "': no DPDK memory for " + std::to_string(capacity) +
-                      " flows (" + std::to_string(slots * sizeof(Slot) >> 20) +
+    return make_error("flow table '" + name + "': no memory for " + std::to_string(capacity) +
+                      " flows (" + std::to_string(bytes >> 20) +
                       " MiB): raise the EAL -m memory or lower the capacity");
   }
+  const auto release = [mapped, bytes](Slot* p) {
+    if (mapped) {
+      munmap(p, bytes);
+    } else {
+      rte_free(p);
+    }
+  };
   // A secret seed: which keys share a probe run depends on it, so a peer choosing addresses
   // and ports cannot aim at one.
   uint32_t seed = 0;
   if (getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed)) {
-    rte_free(mem);
+    release(mem);
     return make_error("flow table '" + name + "': no random seed from getrandom()");
   }
   return std::unique_ptr<FlowTable>(
-      new FlowTable(mem, static_cast<uint32_t>(slots - 1), capacity, seed));
+      new FlowTable(mem, mapped, static_cast<uint32_t>(slots - 1), capacity, seed));
 }
 
-FlowTable::~FlowTable() { rte_free(slots_); }
+FlowTable::~FlowTable() {
+  if (mapped_) {
+    munmap(slots_, memory_bytes());
+  } else {
+    rte_free(slots_);
+  }
+}
 
 std::size_t FlowTable::memory_bytes() const noexcept {
   return (std::size_t{mask_} + 1) * sizeof(Slot);

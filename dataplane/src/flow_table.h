@@ -50,13 +50,14 @@ class FlowTable {
   };
   static_assert(sizeof(Slot) == 64);
 
-  FlowTable(Slot* slots, uint32_t mask, uint32_t capacity, uint32_t seed)
-      : slots_(slots), mask_(mask), capacity_(capacity), seed_(seed) {}
+  FlowTable(Slot* slots, bool mapped, uint32_t mask, uint32_t capacity, uint32_t seed)
+      : slots_(slots), mapped_(mapped), mask_(mask), capacity_(capacity), seed_(seed) {}
   uint32_t hash(const FlowKey& key) const noexcept;
   // The slot holding `key`, or the empty slot ending its probe run.
   uint32_t probe(const FlowKey& key, uint32_t h) const noexcept;
 
   Slot* slots_;
+  bool mapped_;  // slots_ is an anonymous mapping (EAL without hugepages), not DPDK memory
   uint32_t mask_;
   uint32_t capacity_;
   uint32_t seed_;
