@@ -136,14 +136,17 @@ void prefetch_sessions(std::span<Session* const> sessions) noexcept {
 void prefetch_session_state(SessionImpl* const* impls, std::span<const PacketView> pkts) noexcept {
   const std::size_t m = pkts.size();
   uint32_t ssrc[Session::kMaxBurst];
-  // Stage 1: the sessions themselves (profile, configuration, stream table, keys, counters).
+  // Stage 1: the sessions themselves: the lines a packet reads (profile, configuration, stream
+  // table, keys) and the line of counters it writes; not the rest (session_impl.h).
   for (std::size_t i = 0; i < m; ++i) {
     if (i != 0 && impls[i] == impls[i - 1]) {
       continue;
     }
-    for (std::size_t off = 0; off < sizeof(SessionImpl); off += 64) {
-      srtpgate::detail::prefetch_line(reinterpret_cast<const uint8_t*>(impls[i]) + off);
+    const auto* impl = reinterpret_cast<const uint8_t*>(impls[i]);
+    for (std::size_t off = 0; off < detail::kSessionHotBytes; off += 64) {
+      srtpgate::detail::prefetch_line(impl + off);
     }
+    srtpgate::detail::prefetch_line(&impls[i]->stats);
   }
   // Stage 2: each key list, and the slot the packet's SSRC hashes to (RFC 3550 §5.1: bytes
   // 8..11 of the header; a packet too short for it is rejected later, whatever is prefetched).
@@ -157,9 +160,7 @@ void prefetch_session_state(SessionImpl* const* impls, std::span<const PacketVie
     SessionImpl& s = *impls[i];
     s.streams.prefetch_stream(ssrc[i]);
     if (s.active < s.keys.size()) {
-      const auto* k = reinterpret_cast<const uint8_t*>(s.keys[s.active].get());
-      srtpgate::detail::prefetch_line(k);
-      srtpgate::detail::prefetch_line(k + sizeof(detail::DerivedKey) - 1);
+      srtpgate::detail::prefetch_line(s.keys[s.active].get());  // its SRTP line
     }
   }
   // Stage 4: the expanded form of the key's SRTP half.

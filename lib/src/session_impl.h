@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <memory>
 #include <vector>
 
@@ -12,16 +13,19 @@
 namespace srtpgate::srtp::detail {
 
 // Session keys derived from one master key (RFC 3711 §4.3), in the backend's expanded form,
-// and how much of its lifetime is used (RFC 3711 §9.2).
-struct DerivedKey {
-  std::vector<uint8_t> mki;
+// and how much of its lifetime is used (RFC 3711 §9.2). What an SRTP packet reads and writes
+// (the SRTP key, salt, limit and count) comes first, in one cache line: with a million sessions
+// every line a packet touches is a miss, and the burst prefetches only this one (session.cc).
+struct alignas(64) DerivedKey {
   std::unique_ptr<crypto::KeyContext> rtp;
-  std::unique_ptr<crypto::KeyContext> rtcp;
   std::array<uint8_t, 16> rtp_salt{};  // 14 bytes (AES-CM) or 12 (GCM) used; the rest zero
-  std::array<uint8_t, 16> rtcp_salt{};
   uint64_t srtp_limit = 0;
-  uint64_t srtcp_limit = 0;
   uint64_t srtp_packets = 0;
+  std::vector<uint8_t> mki;
+  // Line 2: SRTCP, a few packets per second per call.
+  std::unique_ptr<crypto::KeyContext> rtcp;
+  std::array<uint8_t, 16> rtcp_salt{};
+  uint64_t srtcp_limit = 0;
   uint64_t srtcp_packets = 0;
 
   DerivedKey() = default;
@@ -29,16 +33,20 @@ struct DerivedKey {
   DerivedKey& operator=(const DerivedKey&) = delete;
   ~DerivedKey();
 };
+static_assert(offsetof(DerivedKey, mki) + sizeof(std::vector<uint8_t>) <= 64,
+              "an SRTP packet's part of a key must fit one cache line");
 
-struct SessionImpl {
+// Laid out for the burst across many sessions: everything a packet reads sits in the first
+// kHotBytes (three cache lines), then the counters it writes, then what only set-up and
+// tear-down use. session.cc prefetches the hot lines and the first line of `stats`.
+struct alignas(64) SessionImpl {
   SessionImpl(std::shared_ptr<crypto::Engine> e, const SessionConfig& c, uint64_t seed)
-      : engine_owner(std::move(e)),
-        engine(engine_owner.get()),
+      : engine(e.get()),
         config(c),
         pp(params(c.profile)),
-        streams(c.max_streams, c.replay_window, seed) {}
+        streams(c.max_streams, c.replay_window, seed),
+        engine_owner(std::move(e)) {}
 
-  std::shared_ptr<crypto::Engine> engine_owner;
   crypto::Engine* engine;
   SessionConfig config;
   ProfileParams pp;
@@ -47,7 +55,8 @@ struct SessionImpl {
   std::vector<std::unique_ptr<DerivedKey>> keys;
   uint32_t active = 0;
   std::size_t mki_len = 0;
-  SessionStats stats;
+  alignas(64) SessionStats stats;
+  std::shared_ptr<crypto::Engine> engine_owner;
 
   static constexpr std::size_t kMaxKeys = 16;
 
@@ -67,6 +76,8 @@ struct SessionImpl {
 
   Result<std::unique_ptr<DerivedKey>> derive(const MasterKey& key) const;
 };
+inline constexpr std::size_t kSessionHotBytes = offsetof(SessionImpl, stats);
+static_assert(kSessionHotBytes <= 192, "a packet's part of a session must fit three lines");
 
 // Burst kernels, one chunk of at most Session::kMaxBurst packets each.
 std::size_t protect_rtp_chunk(SessionImpl& s, std::span<PacketView> pkts,

@@ -2,6 +2,7 @@
 // creation; lookups, inserts and removals never allocate.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -11,6 +12,7 @@
 
 namespace srtpgate::srtp::detail {
 
+// An SRTP packet reads the fields up to `rtcp` (prefetch_stream relies on the order).
 struct Stream {
   uint32_t ssrc = 0;
   // set_roc() before the first packet: the ROC to assume until a packet sets the sequence.
@@ -57,7 +59,7 @@ class StreamTable {
       const std::size_t idx = slot.stream_plus_one - 1;
       srtpgate::detail::prefetch_line(&streams_[idx]);
       const auto* stream = reinterpret_cast<const uint8_t*>(&streams_[idx]);
-      srtpgate::detail::prefetch_line(stream + sizeof(Stream) - 1);
+      srtpgate::detail::prefetch_line(stream + offsetof(Stream, rtcp) - 1);  // SRTP's part
       srtpgate::detail::prefetch_line(window_words_.data() + idx * words_per_stream_);
     }
   }

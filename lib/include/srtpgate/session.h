@@ -37,11 +37,12 @@ struct SessionConfig {
 };
 
 // Counters of one session, by outcome. Written only by the thread that runs the session.
+// RTP's counters come first, so a packet writes one cache line of them.
 struct SessionStats {
-  std::array<uint64_t, kStatusCount> rtp{};   // packets by Status
-  std::array<uint64_t, kStatusCount> rtcp{};
   uint64_t rtp_bytes = 0;   // bytes of packets with Status::ok, as they left the call
+  std::array<uint64_t, kStatusCount> rtp{};   // packets by Status
   uint64_t rtcp_bytes = 0;
+  std::array<uint64_t, kStatusCount> rtcp{};
   uint64_t streams_created = 0;
 };
 
