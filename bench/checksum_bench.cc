@@ -24,6 +24,7 @@ void bm_sum(benchmark::State& state) {
     benchmark::DoNotOptimize(p);
     benchmark::DoNotOptimize(Sum(p, n));
   }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));  // sums
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * n));
 }
 

@@ -232,6 +232,19 @@ def lookup_section(rates, out):
                                                    ns("bm_unordered_map_find")))
 
 
+def checksum_section(rates, out):
+    out.append("| bytes | `rte_raw_cksum` (baseline), ns | portable (SSE2), ns | AVX-512BW, ns | "
+               "what the worker runs, ns |")
+    out.append("|---|---|---|---|---|")
+    for n in (20, 40, 64, 172, 1212, 1472):
+        def ns(name):
+            v = rates.get("%s/%d" % (name, n))
+            return "%.1f" % (1e9 / v) if v else "-"
+        out.append("| %d | %s | %s | %s | %s |" % (n, ns("rte_raw_cksum"), ns("ones_sum_portable"),
+                                                   ns("ones_sum_avx512"),
+                                                   ns("ones_sum_dispatched")))
+
+
 def latency_section(rows, figdir, out):
     if not rows:
         out.append("(not measured in this run)")
@@ -347,6 +360,8 @@ def main():
                        min_time, os.path.join(tmp, "dp.json"))
     _, lookup = run_gbench(os.path.join(bench, "srtpgate-flow-lookup-bench"), ".",
                            min_time, os.path.join(tmp, "lookup.json"))
+    _, checksum = run_gbench(os.path.join(bench, "srtpgate-checksum-bench"), ".",
+                             min_time, os.path.join(tmp, "checksum.json"))
     latency = scaling = []
     for mode in ("latency", "scaling"):
         path = os.path.join(tmp, mode + ".json")
@@ -411,6 +426,8 @@ def main():
     ok65, ok90 = dataplane_section(dp, profiles, figdir, out)
     out += ["", "## Flow lookup", ""]
     lookup_section(lookup, out)
+    out += ["", "## Software checksum", "", sections.get("checksum", ""), ""]
+    checksum_section(checksum, out)
     out += ["", "## Latency through one worker", "", sections.get("latency", ""), ""]
     latency_section(latency, figdir, out)
     out += ["", "## Two workers on this machine", "", sections.get("scaling", ""), ""]
