@@ -40,24 +40,35 @@ REPETITIONS = 3  # each case runs this often; the best run counts (see the metho
 
 
 def run_gbench(binary, filt, min_time, out, extra=()):
-    cmd = [binary, "--benchmark_filter=" + filt, "--benchmark_min_time=%g" % min_time,
-           "--benchmark_repetitions=%d" % REPETITIONS, "--benchmark_out=" + out,
-           "--benchmark_out_format=json"] + list(extra)
-    if not (REUSE and os.path.exists(out)):
-        log("running: " + " ".join(cmd[:3]))
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    with open(out) as f:
-        data = json.load(f)
+    """Runs `binary` REPETITIONS times over (one pass of every case each time, the passes one
+    after another) and returns the first pass's data and the best rate of each case.
+
+    Passes rather than Google Benchmark's back-to-back repetitions: on a shared machine a slow
+    spell lasts seconds to minutes, and repetitions taken in a row all fall into it, while
+    passes minutes apart rarely do."""
+    data_first = None
     rates = {}
-    for b in data.get("benchmarks", []):
-        if b.get("error_occurred") or b.get("run_type") == "aggregate":
-            continue
-        name = b.get("run_name", b["name"]).replace("/manual_time", "")
-        if "items_per_second" in b:
-            # The best of the repetitions: on a shared machine interference only ever slows a
-            # run down, so the fastest is the closest to what the code does.
-            rates[name] = max(rates.get(name, 0.0), b["items_per_second"])
-    return data, rates
+    for rep in range(REPETITIONS):
+        path = "%s.%d" % (out, rep)
+        cmd = [binary, "--benchmark_filter=" + filt, "--benchmark_min_time=%g" % min_time,
+               "--benchmark_out=" + path, "--benchmark_out_format=json"] + list(extra)
+        if not (REUSE and os.path.exists(path)):
+            log("running (pass %d of %d): %s" % (rep + 1, REPETITIONS, " ".join(cmd[:3])))
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           check=False)
+        with open(path) as f:
+            data = json.load(f)
+        if data_first is None:
+            data_first = data
+        for b in data.get("benchmarks", []):
+            if b.get("error_occurred") or b.get("run_type") == "aggregate":
+                continue
+            name = b.get("run_name", b["name"]).replace("/manual_time", "")
+            if "items_per_second" in b:
+                # The best of the passes: on a shared machine interference only ever slows a
+                # run down, so the fastest is the closest to what the code does.
+                rates[name] = max(rates.get(name, 0.0), b["items_per_second"])
+    return data_first, rates
 
 
 def machine():
