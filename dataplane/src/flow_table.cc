@@ -42,6 +42,12 @@ Result<std::unique_ptr<FlowTable>> FlowTable::create(const std::string& name, ui
     return make_error("flow table '" + name + "': capacity " + std::to_string(capacity) +
                       " is outside 1.." + std::to_string(kMaxCapacity));
   }
+  // A secret seed: which keys share a probe run depends on it, so a peer choosing addresses
+  // and ports cannot aim at one.
+  uint32_t seed = 0;
+  if (getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed)) {
+    return make_error("flow table '" + name + "': no random seed from getrandom()");
+  }
   // At most two thirds full: a miss then probes about five slots on average (Knuth's
   // 1/2 (1 + 1/(1 - a)^2)), nearly all in one or two cache lines.
   const uint64_t slots = std::bit_ceil(std::max<uint64_t>(16, uint64_t{capacity} * 3 / 2));
@@ -65,20 +71,6 @@ Result<std::unique_ptr<FlowTable>> FlowTable::create(const std::string& name, ui
     return make_error("flow table '" + name + "': no memory for " + std::to_string(capacity) +
                       " flows (" + std::to_string(bytes >> 20) +
                       " MiB): raise the EAL -m memory or lower the capacity");
-  }
-  const auto release = [mapped, bytes](Slot* p) {
-    if (mapped) {
-      munmap(p, bytes);
-    } else {
-      rte_free(p);
-    }
-  };
-  // A secret seed: which keys share a probe run depends on it, so a peer choosing addresses
-  // and ports cannot aim at one.
-  uint32_t seed = 0;
-  if (getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed)) {
-    release(mem);
-    return make_error("flow table '" + name + "': no random seed from getrandom()");
   }
   return std::unique_ptr<FlowTable>(
       new FlowTable(mem, mapped, static_cast<uint32_t>(slots - 1), capacity, seed));
