@@ -1,10 +1,11 @@
 // The Internet checksum's one's-complement sum (RFC 1071) over a buffer, wide words at a time.
 // Internal to dataplane/.
 //
-// DPDK 22.11's rte_raw_cksum adds one 16-bit word per step; over a 172-byte RTP packet that was
-// the largest cost of the worker after the crypto itself (it runs on every packet on ports
-// without checksum offload). RFC 1071 §2 (B, C): the sum may be taken over wider words and
-// folded at the end, in either byte order, with the same result. Two bodies:
+// On ports without checksum offload this sum runs over every payload, and it is the worker's
+// largest cost after the crypto itself. DPDK 22.11's rte_raw_cksum is written one 16-bit word
+// per step (GCC vectorises it about as well as the SSE2 body below). RFC 1071 §2 (B, C): the
+// sum may be taken over wider words and folded at the end, in either byte order, with the same
+// result. Two bodies:
 //  - AVX-512BW, chosen at run time where the CPU has it, for 64 bytes and more: 64 bytes per
 //    step, and the last partial step is a masked load, so a 172-byte packet is three steps and
 //    no scalar tail;
@@ -95,9 +96,9 @@ inline uint16_t ones_sum_portable(const uint8_t* p, std::size_t n) noexcept {
 
 #if defined(SRTPGATE_ONES_SUM_AVX512)
 // AVX-512BW body. Each 32-bit lane gains at most 0xffff per 64 bytes in each accumulator,
-// and 2 * 0xffff once they are added, so no lane overflows below 2 MiB. The masked load of the tail reads
-// only the buffer's bytes (masked-off bytes are neither read nor faulted on) and zero-fills the
-// rest, which is RFC 1071's padding of an odd last byte.
+// and 2 * 0xffff once they are added, so no lane overflows below 2 MiB. The masked load of
+// the tail reads only the buffer's bytes (masked-off bytes are neither read nor faulted on)
+// and zero-fills the rest, which is RFC 1071's padding of an odd last byte.
 // GCC 12's AVX-512 intrinsics start some results from a deliberately undefined register
 // (_mm512_undefined_epi32) and then warn about it; the warning is about the header, not us.
 #pragma GCC diagnostic push
