@@ -256,6 +256,21 @@ def checksum_section(rates, out):
                                                    ns("ones_sum_dispatched")))
 
 
+def stages_section(rates, out):
+    out.append("| stage | srtpgate, ns/packet | DPDK's helpers (baseline), ns/packet | "
+               "x baseline |")
+    out.append("|---|---|---|---|")
+    for stage, ours, theirs, what in (
+            ("classify", "classify/srtpgate", "classify/dpdk_ptype_ipv4_cksum",
+             "`rte_net_get_ptype` + `rte_ipv4_cksum`"),
+            ("rewrite", "rewrite/srtpgate", "rewrite/dpdk_cksum",
+             "`rte_ipv4_cksum` + `rte_ipv4_udptcp_cksum`")):
+        a, b = rates.get(ours), rates.get(theirs)
+        out.append("| %s | %s | %s (%s) | %s |" % (
+            stage, "%.1f" % (1e9 / a) if a else "-", "%.1f" % (1e9 / b) if b else "-", what,
+            "%.1fx" % (a / b) if a and b else "-"))
+
+
 def latency_section(rows, figdir, out):
     if not rows:
         out.append("(not measured in this run)")
@@ -373,6 +388,8 @@ def main():
                            min_time, os.path.join(tmp, "lookup.json"))
     _, checksum = run_gbench(os.path.join(bench, "srtpgate-checksum-bench"), ".",
                              min_time, os.path.join(tmp, "checksum.json"))
+    _, stages = run_gbench(os.path.join(bench, "srtpgate-stages-bench"), ".",
+                           min_time, os.path.join(tmp, "stages.json"))
     latency = scaling = []
     for mode in ("latency", "scaling"):
         path = os.path.join(tmp, mode + ".json")
@@ -439,6 +456,8 @@ def main():
     lookup_section(lookup, out)
     out += ["", "## Software checksum", "", sections.get("checksum", ""), ""]
     checksum_section(checksum, out)
+    out += ["", "## Two stages of the worker alone", "", sections.get("stages", ""), ""]
+    stages_section(stages, out)
     out += ["", "## Latency through one worker", "", sections.get("latency", ""), ""]
     latency_section(latency, figdir, out)
     out += ["", "## Two workers on this machine", "", sections.get("scaling", ""), ""]
