@@ -39,6 +39,28 @@ REUSE = False  # --reuse: read the raw results of an earlier run instead of runn
 REPETITIONS = 3  # each case runs this often; the best run counts (see the method section)
 
 
+class Rates(dict):
+    """The best rate of each case over the passes (what the tables show as Mpps), and each
+    pass's own rates in `passes` (what the ratios are taken from, see ratio())."""
+
+    def __init__(self):
+        super().__init__()
+        self.passes = []
+
+
+def ratio(rates, a, b):
+    """a's rate over b's, taken within each pass and then the median over the passes.
+
+    The best of each case over the passes (the Mpps columns) can pair a subject from a quiet
+    pass with a baseline from a slow one. Two cases of one pass run seconds apart, so a slow
+    spell of the host mostly slows both, and their ratio is steadier than either rate."""
+    each = sorted(p[a] / p[b] for p in rates.passes if p.get(a) and p.get(b))
+    if not each:
+        return None
+    mid = len(each) // 2
+    return each[mid] if len(each) % 2 else (each[mid - 1] + each[mid]) / 2
+
+
 def run_gbench(binary, filt, min_time, out, extra=()):
     """Runs `binary` REPETITIONS times over (one pass of every case each time, the passes one
     after another) and returns the first pass's data and the best rate of each case.
@@ -47,7 +69,7 @@ def run_gbench(binary, filt, min_time, out, extra=()):
     spell lasts seconds to minutes, and repetitions taken in a row all fall into it, while
     passes minutes apart rarely do."""
     data_first = None
-    rates = {}
+    rates = Rates()
     for rep in range(REPETITIONS):
         path = "%s.%d" % (out, rep)
         cmd = [binary, "--benchmark_filter=" + filt, "--benchmark_min_time=%g" % min_time,
@@ -60,6 +82,8 @@ def run_gbench(binary, filt, min_time, out, extra=()):
             data = json.load(f)
         if data_first is None:
             data_first = data
+        this_pass = {}
+        rates.passes.append(this_pass)
         for b in data.get("benchmarks", []):
             if b.get("error_occurred") or b.get("run_type") == "aggregate":
                 continue
@@ -68,6 +92,7 @@ def run_gbench(binary, filt, min_time, out, extra=()):
                 # The best of the passes: on a shared machine interference only ever slows a
                 # run down, so the fastest is the closest to what the code does.
                 rates[name] = max(rates.get(name, 0.0), b["items_per_second"])
+                this_pass[name] = b["items_per_second"]
     return data_first, rates
 
 
@@ -104,8 +129,8 @@ def mpps(x):
     return "%.2f" % (x / 1e6) if x else "-"
 
 
-def pct(a, b):
-    return "%.0f%%" % (100.0 * a / b) if a and b else "-"
+def share(r):
+    return "%.0f%%" % (100.0 * r) if r else "-"
 
 
 def verdict(ok):
@@ -127,16 +152,19 @@ def core_section(rates, profiles, figdir, out):
     out.append("|---|---|---|---|---|---|---|")
     targets = []
     for p, op, s, lib, ceil in rows:
-        ratio = "%.1fx" % (s / lib) if s and lib else "-"
-        ok = bool(s and ceil and s >= 0.85 * ceil)
+        key = "%s/%s/160/32" % (op, p)
+        over_lib = ratio(rates, "srtpgate_" + key, "libsrtp2_" + key)
+        of_ceiling = ratio(rates, "srtpgate_" + key, "ceiling_" + key)
+        ok = bool(of_ceiling and of_ceiling >= 0.85)
         targets.append(ok)
         out.append("| %s | %s | %s | %s | %s | %s | %s %s |" % (
-            p, op, mpps(s), mpps(lib), mpps(ceil), ratio, pct(s, ceil), verdict(ok)))
+            p, op, mpps(s), mpps(lib), mpps(ceil), "%.1fx" % over_lib if over_lib else "-",
+            share(of_ceiling), verdict(ok)))
     one = rates.get("srtpgate_protect/AES_CM_128_HMAC_SHA1_80/160/1")
     one_lib = rates.get("libsrtp2_protect/AES_CM_128_HMAC_SHA1_80/160/1")
-    burst1 = None
-    if one and one_lib:
-        burst1 = one / one_lib
+    burst1 = ratio(rates, "srtpgate_protect/AES_CM_128_HMAC_SHA1_80/160/1",
+                   "libsrtp2_protect/AES_CM_128_HMAC_SHA1_80/160/1")
+    if one and one_lib and burst1:
         out.append("")
         out.append("One packet per call (burst 1), AES_CM_128_HMAC_SHA1_80 protect, 160-byte "
                    "payload: srtpgate %s Mpps, libsrtp2 %s Mpps: %.1fx (target 5x: %s)."
@@ -186,14 +214,17 @@ def dataplane_section(rates, profiles, figdir, out):
                 crypto = rates.get("crypto_only_%s/%s/%d" % (op, p, size))
                 io = rates.get("io_forward/%d" % size)
                 a = b = "-"
-                if crypto:
-                    good = one >= 0.65 * crypto
-                    a = "%s %s" % (pct(one, crypto), verdict(good) if size == 172 else "")
+                one_key = "dp_%s/%s/%d/1" % (op, p, size)
+                of_crypto = ratio(rates, one_key, "crypto_only_%s/%s/%d" % (op, p, size))
+                of_one = ratio(rates, "dp_%s/%s/%d/1000000" % (op, p, size), one_key)
+                if of_crypto:
+                    good = of_crypto >= 0.65
+                    a = "%s %s" % (share(of_crypto), verdict(good) if size == 172 else "")
                     if size == 172:
                         ok65.append(good)
-                if mil:
-                    good = mil >= 0.9 * one
-                    b = "%s %s" % (pct(mil, one), verdict(good) if size == 172 else "")
+                if of_one:
+                    good = of_one >= 0.9
+                    b = "%s %s" % (share(of_one), verdict(good) if size == 172 else "")
                     if size == 172:
                         ok90.append(good)
                 out.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
@@ -258,7 +289,7 @@ def checksum_section(rates, out):
 
 def stages_section(rates, out):
     out.append("| stage | srtpgate, ns/packet | DPDK's helpers (baseline), ns/packet | "
-               "x baseline |")
+               "srtpgate's speed, x baseline |")
     out.append("|---|---|---|---|")
     for stage, ours, theirs, what in (
             ("classify", "classify/srtpgate", "classify/dpdk_ptype_ipv4_cksum",
@@ -266,9 +297,10 @@ def stages_section(rates, out):
             ("rewrite", "rewrite/srtpgate", "rewrite/dpdk_cksum",
              "`rte_ipv4_cksum` + `rte_ipv4_udptcp_cksum`")):
         a, b = rates.get(ours), rates.get(theirs)
+        r = ratio(rates, ours, theirs)
         out.append("| %s | %s | %s (%s) | %s |" % (
             stage, "%.1f" % (1e9 / a) if a else "-", "%.1f" % (1e9 / b) if b else "-", what,
-            "%.1fx" % (a / b) if a and b else "-"))
+            "%.1fx" % r if r else "-"))
 
 
 def latency_section(rows, figdir, out):
