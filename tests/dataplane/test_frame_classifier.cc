@@ -217,9 +217,13 @@ Bytes arp_frame(bool vlan) {
   return f;
 }
 
+using Classifier = void (*)(const uint8_t*, uint32_t, uint16_t, ChecksumHint, ChecksumHint,
+                           ParsedFrame&) noexcept;
+
 // Classifies a copy of `f` (or its first `n` bytes) held in an exactly-sized heap buffer.
 ParsedFrame classify(const Bytes& f, size_t n, ChecksumHint ip = ChecksumHint::unknown,
-                     ChecksumHint l4 = ChecksumHint::unknown) {
+                     ChecksumHint l4 = ChecksumHint::unknown,
+                     Classifier classifier = &classify_frame) {
   std::unique_ptr<uint8_t[]> buf(new uint8_t[n]);
   if (n != 0) {
     std::memcpy(buf.get(), f.data(), n);
@@ -227,7 +231,7 @@ ParsedFrame classify(const Bytes& f, size_t n, ChecksumHint ip = ChecksumHint::u
   ParsedFrame out;
   std::memset(static_cast<void*>(&out), 0xa5,
               sizeof(out));  // the classifier must set every field it reports
-  classify_frame(buf.get(), static_cast<uint32_t>(n), kPortId, ip, l4, out);
+  classifier(buf.get(), static_cast<uint32_t>(n), kPortId, ip, l4, out);
   return out;
 }
 ParsedFrame classify(const Bytes& f, ChecksumHint ip = ChecksumHint::unknown,
@@ -728,6 +732,56 @@ bool ref_checksums_ok(const Bytes& f, const ParsedFrame& p) {
   return ref_complement(sum) == 0;
 }
 
+// One to four random changes to `base` (a frame built from `spec`): any byte, a header byte, a
+// bit of the UDP length or checksum or of the first payload bytes, or a new length; half the
+// time the checksums are then repaired so that deeper paths are reached.
+Bytes mutated(const Spec& spec, const Bytes& base, std::mt19937& rng) {
+  Bytes f = base;
+  const Layout l = layout_of(spec);
+  const int mutations = 1 + static_cast<int>(rng() % 4);
+  for (int m = 0; m < mutations; ++m) {
+    switch (rng() % 4) {
+      case 0:  // anywhere
+        f[rng() % f.size()] = static_cast<uint8_t>(rng());
+        break;
+      case 1: {  // headers only
+        const size_t at = rng() % (l.l4 + 8);
+        if (at < f.size()) {
+          f[at] = static_cast<uint8_t>(rng());
+        }
+        break;
+      }
+      case 2: {  // flip one bit of the UDP length/checksum or the first payload bytes
+        const size_t at = rng() % 2 ? l.l4 + 4 + rng() % 4 : l.l4 + 8 + rng() % 2;
+        if (at < f.size()) {
+          f[at] ^= static_cast<uint8_t>(1u << (rng() % 8));
+        }
+        break;
+      }
+      default:  // truncate or extend
+        if (rng() % 2) {
+          f.resize(rng() % (f.size() + 1));
+        } else {
+          f.resize(f.size() + rng() % 64, static_cast<uint8_t>(rng()));
+        }
+        break;
+    }
+    if (f.empty()) {
+      break;
+    }
+  }
+  // Half the time repair the checksums so that deeper paths are reached.
+  if (rng() % 2 && f.size() >= l.l4 + 8) {
+    if (spec.ip_version == 4 && l.l3 + static_cast<size_t>(f[l.l3] & 0x0f) * 4 <= f.size()) {
+      fix_ipv4_checksum(f, l);
+    }
+    if (l.l4 + get16(f, l.l4 + 4) <= f.size() && get16(f, l.l4 + 4) >= 8) {
+      fix_udp_checksum(f, l, spec.ip_version);
+    }
+  }
+  return f;
+}
+
 TEST(ClassifyFuzz, FixedSeedMutations) {
   std::vector<std::pair<Spec, Bytes>> bases;
   for (int version : {4, 6}) {
@@ -747,49 +801,7 @@ TEST(ClassifyFuzz, FixedSeedMutations) {
   int fast_path = 0;
   for (int i = 0; i < kFrames; ++i) {
     const auto& [spec, base] = bases[rng() % bases.size()];
-    Bytes f = base;
-    const Layout l = layout_of(spec);
-    const int mutations = 1 + static_cast<int>(rng() % 4);
-    for (int m = 0; m < mutations; ++m) {
-      switch (rng() % 4) {
-        case 0:  // anywhere
-          f[rng() % f.size()] = static_cast<uint8_t>(rng());
-          break;
-        case 1: {  // headers only
-          const size_t at = rng() % (l.l4 + 8);
-          if (at < f.size()) {
-            f[at] = static_cast<uint8_t>(rng());
-          }
-          break;
-        }
-        case 2: {  // flip one bit of the UDP length/checksum or the first payload bytes
-          const size_t at = rng() % 2 ? l.l4 + 4 + rng() % 4 : l.l4 + 8 + rng() % 2;
-          if (at < f.size()) {
-            f[at] ^= static_cast<uint8_t>(1u << (rng() % 8));
-          }
-          break;
-        }
-        default:  // truncate or extend
-          if (rng() % 2) {
-            f.resize(rng() % (f.size() + 1));
-          } else {
-            f.resize(f.size() + rng() % 64, static_cast<uint8_t>(rng()));
-          }
-          break;
-      }
-      if (f.empty()) {
-        break;
-      }
-    }
-    // Half the time repair the checksums so that deeper paths are reached.
-    if (rng() % 2 && f.size() >= l.l4 + 8) {
-      if (spec.ip_version == 4 && l.l3 + static_cast<size_t>(f[l.l3] & 0x0f) * 4 <= f.size()) {
-        fix_ipv4_checksum(f, l);
-      }
-      if (l.l4 + get16(f, l.l4 + 4) <= f.size() && get16(f, l.l4 + 4) >= 8) {
-        fix_udp_checksum(f, l, spec.ip_version);
-      }
-    }
+    const Bytes f = mutated(spec, base, rng);
     const auto ip_hint = static_cast<ChecksumHint>(rng() % 3);
     const auto l4_hint = static_cast<ChecksumHint>(rng() % 3);
     const ParsedFrame p = classify(f, f.size(), ip_hint, l4_hint);
@@ -821,6 +833,56 @@ TEST(ClassifyFuzz, FixedSeedMutations) {
   }
   // The loop must exercise the accepting paths, not only early drops.
   EXPECT_GT(fast_path, kFrames / 10);
+}
+
+// classify_frame finishes the common frame (untagged IPv4 without options, UDP, RTP or RTCP) in
+// a shortcut and hands everything else to classify_frame_general. The two must agree field for
+// field on every input: mutations of frames in and around the shortcut's domain, under every
+// pair of checksum hints.
+TEST(ClassifyFuzz, ShortcutAgreesWithGeneralParser) {
+  std::vector<std::pair<Spec, Bytes>> bases;
+  for (const Bytes& payload : {rtp_payload(), rtp_payload(12), rtp_payload(11), rtcp_payload(),
+                               rtp_payload(8, 201), stun_payload()}) {
+    Spec s;
+    s.payload = payload;
+    bases.emplace_back(s, build(s));
+    s.udp_checksum = false;
+    bases.emplace_back(s, build(s));
+  }
+  Spec options;
+  options.payload = rtp_payload();
+  options.ipv4_options = 4;
+  bases.emplace_back(options, build(options));
+  Spec tagged;
+  tagged.payload = rtp_payload();
+  tagged.vlan = true;
+  bases.emplace_back(tagged, build(tagged));
+
+  constexpr ChecksumHint kHints[] = {ChecksumHint::unknown, ChecksumHint::good,
+                                     ChecksumHint::bad, ChecksumHint::deferred};
+  std::mt19937 rng(20261129);
+  constexpr int kFrames = 40000;
+  int accepted = 0;
+  for (int i = 0; i < kFrames; ++i) {
+    const auto& [spec, base] = bases[rng() % bases.size()];
+    const Bytes f = rng() % 8 == 0 ? base : mutated(spec, base, rng);
+    for (ChecksumHint ip : kHints) {
+      for (ChecksumHint l4 : kHints) {
+        const ParsedFrame a = classify(f, f.size(), ip, l4);
+        const ParsedFrame b = classify(f, f.size(), ip, l4, &classify_frame_general);
+        ASSERT_EQ(describe(a), describe(b)) << i;
+        ASSERT_EQ(a.ip_version, b.ip_version) << i;
+        ASSERT_EQ(a.vlan_tci, b.vlan_tci) << i;
+        ASSERT_EQ(a.l3_offset, b.l3_offset) << i;
+        ASSERT_EQ(a.payload_offset, b.payload_offset) << i;
+        ASSERT_EQ(a.payload_len, b.payload_len) << i;
+        ASSERT_EQ(0, std::memcmp(&a.key, &b.key, sizeof(a.key))) << i;
+        accepted += a.kind == FrameKind::rtp || a.kind == FrameKind::rtcp;
+      }
+    }
+  }
+  // Most comparisons must be of frames the shortcut can take, not of early drops.
+  EXPECT_GT(accepted, kFrames * 16 / 10);
 }
 
 }  // namespace
