@@ -275,6 +275,7 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
   srtp::Status status[kMaxBurst];
   uint8_t slot[kMaxBurst];
   unsigned nbatch = 0;
+  unsigned nprotect = 0;  // RTP of protect and transcrypt flows: the second submission
 
   const auto drop = [&](unsigned j, Drop why) {
     alive[j] = false;
@@ -335,6 +336,7 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
       batch[nbatch] = v;
       slot[nbatch++] = static_cast<uint8_t>(j);
     }
+    nprotect += f->action == Action::protect || f->action == Action::transcrypt;
   }
   // A batch's outcome goes back to its packets: a drop with its reason, or the new view.
   const auto take_results = [&] {
@@ -352,12 +354,14 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
     take_results();
   }
   nbatch = 0;
-  for (unsigned j = 0; j < nfast; ++j) {
-    if (alive[j] && pf[j].kind == FrameKind::rtp &&
-        (flow[j]->action == Action::protect || flow[j]->action == Action::transcrypt)) {
-      sess[nbatch] = flow[j]->outbound.get();
-      batch[nbatch] = view[j];
-      slot[nbatch++] = static_cast<uint8_t>(j);
+  if (nprotect != 0) {  // a burst only to unprotect skips the pass
+    for (unsigned j = 0; j < nfast; ++j) {
+      if (alive[j] && pf[j].kind == FrameKind::rtp &&
+          (flow[j]->action == Action::protect || flow[j]->action == Action::transcrypt)) {
+        sess[nbatch] = flow[j]->outbound.get();
+        batch[nbatch] = view[j];
+        slot[nbatch++] = static_cast<uint8_t>(j);
+      }
     }
   }
   if (nbatch != 0) {
@@ -403,31 +407,16 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
 
 void Worker::transmit(rte_mbuf** out, Flow** out_flow, const uint16_t* out_len,
                       unsigned nout) noexcept {
-  rte_mbuf* group[kMaxBurst];
-  uint8_t member[kMaxBurst];
-  bool done[kMaxBurst] = {};
   uint64_t tx_packets = 0;
   uint64_t tx_bytes = 0;
-  for (unsigned first = 0; first < nout; ++first) {
-    if (done[first]) {
-      continue;
-    }
-    // Gather this port's packets (almost always all of them) in burst order.
-    const uint16_t port = out_flow[first]->tx_port;
-    unsigned count = 0;
-    for (unsigned k = first; k < nout; ++k) {
-      if (!done[k] && out_flow[k]->tx_port == port) {
-        done[k] = true;
-        member[count] = static_cast<uint8_t>(k);
-        group[count++] = out[k];
-      }
-    }
+  // Sends `count` packets on `port`; packet c of the group is packet member(c) of the burst.
+  const auto send = [&](uint16_t port, rte_mbuf** group, unsigned count, auto member) {
     for (unsigned c = 0; c < count; ++c) {
       tsan_handed_over(group[c]);
     }
     const uint16_t sent = rte_eth_tx_burst(port, setup_.tx_queue, group, count);
     for (unsigned c = 0; c < count; ++c) {
-      const unsigned k = member[c];
+      const unsigned k = member(c);
       Flow* f = out_flow[k];
       if (c < sent) {
         f->counters.tx_packets.add(1);
@@ -441,6 +430,37 @@ void Worker::transmit(rte_mbuf** out, Flow** out_flow, const uint16_t* out_len,
     if (sent != count) {
       counters_.drops[static_cast<std::size_t>(Drop::tx_full)].add(count - sent);
       rte_pktmbuf_free_bulk(group + sent, count - sent);
+    }
+  };
+
+  // Almost always every packet of a burst leaves by one port: the burst then goes as it is.
+  bool one_port = true;
+  for (unsigned k = 1; k < nout; ++k) {
+    one_port &= out_flow[k]->tx_port == out_flow[0]->tx_port;
+  }
+  if (one_port) {
+    if (nout != 0) {
+      send(out_flow[0]->tx_port, out, nout, [](unsigned c) { return c; });
+    }
+  } else {
+    rte_mbuf* group[kMaxBurst];
+    uint8_t member[kMaxBurst];
+    bool done[kMaxBurst] = {};
+    for (unsigned first = 0; first < nout; ++first) {
+      if (done[first]) {
+        continue;
+      }
+      // Gather this port's packets in burst order.
+      const uint16_t port = out_flow[first]->tx_port;
+      unsigned count = 0;
+      for (unsigned k = first; k < nout; ++k) {
+        if (!done[k] && out_flow[k]->tx_port == port) {
+          done[k] = true;
+          member[count] = static_cast<uint8_t>(k);
+          group[count++] = out[k];
+        }
+      }
+      send(port, group, count, [&member](unsigned c) { return unsigned{member[c]}; });
     }
   }
   counters_.tx_packets.add(tx_packets);

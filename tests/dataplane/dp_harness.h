@@ -170,17 +170,23 @@ class Harness {
   }
 
   // Everything the dataplane transmitted on the egress port so far, parsed.
-  std::vector<Output> collect() {
+  std::vector<Output> collect() { return collect_from(*out_, out_port()); }
+  // The same for the ingress port, where a flow whose next hop is back out of the port it came
+  // in on sends.
+  std::vector<Output> collect_hairpin() { return collect_from(*in_, in_port()); }
+
+ private:
+  std::vector<Output> collect_from(detail::RingPort& port, uint16_t port_id) {
     std::vector<Output> out;
-    for (uint16_t q = 0; q < out_->tx_rings.size(); ++q) {
+    for (uint16_t q = 0; q < port.tx_rings.size(); ++q) {
       void* p = nullptr;
-      while (rte_ring_dequeue(out_->tx_rings[q].get(), &p) == 0) {
+      while (rte_ring_dequeue(port.tx_rings[q].get(), &p) == 0) {
         auto* m = static_cast<rte_mbuf*>(p);
         detail::tsan_taken_over(m);
         Output o;
         o.tx_queue = q;
         const auto* d = rte_pktmbuf_mtod(m, const uint8_t*);
-        detail::classify_frame(d, m->data_len, out_port(), detail::ChecksumHint::unknown,
+        detail::classify_frame(d, m->data_len, port_id, detail::ChecksumHint::unknown,
                                detail::ChecksumHint::unknown, o.frame);
         std::copy(d, d + 6, o.dst_mac.begin());
         if (o.frame.kind != detail::FrameKind::drop) {
@@ -194,7 +200,6 @@ class Harness {
     return out;
   }
 
- private:
   static void drain_ring(rte_ring* r) {
     void* p = nullptr;
     while (rte_ring_dequeue(r, &p) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(p));

@@ -252,6 +252,46 @@ TEST(DataplaneTraffic, PlainRtpInHasItsUdpChecksumChecked) {
   EXPECT_EQ(h.dp().total_stats().punted, 0u);
 }
 
+// The worker sends a burst as it is when all of it leaves by one port, and groups it by port
+// otherwise: packets of two flows with next hops on different ports, interleaved in one burst,
+// each leave by their own port, in order, counted per flow.
+TEST(DataplaneTraffic, OneBurstToTwoEgressPortsLeavesByBoth) {
+  Harness h({});
+  ASSERT_TRUE(h.ok());
+  Rng rng(7);
+  auto eng = engine();
+  Sender a(rng, eng);
+  Sender b(rng, eng);
+  FlowSpec to_out = unprotect_spec(h, 1, a.key);
+  FlowSpec hairpin = unprotect_spec(h, 2, b.key);
+  hairpin.next_hop.port_id = h.in_port();
+  const auto installed_out = h.dp().install(to_out);
+  ASSERT_TRUE(installed_out) << installed_out.message();
+  const auto installed_back = h.dp().install(hairpin);
+  ASSERT_TRUE(installed_back) << installed_back.message();
+  std::vector<Bytes> want_out;
+  std::vector<Bytes> want_back;
+  for (int i = 0; i < 12; ++i) {
+    Bytes plain;
+    const bool first = i % 3 != 2;  // two of every three to the egress port
+    Sender& s = first ? a : b;
+    const Bytes srtp = s.next(rng, first ? 0x1111 : 0x2222, plain);
+    ASSERT_TRUE(h.send(first ? to_out.key : hairpin.key, srtp));
+    (first ? want_out : want_back).push_back(plain);
+  }
+  h.run();
+  const auto out = h.collect();
+  const auto back = h.collect_hairpin();
+  ASSERT_EQ(out.size(), want_out.size());
+  ASSERT_EQ(back.size(), want_back.size());
+  for (std::size_t i = 0; i < out.size(); ++i) EXPECT_EQ(out[i].payload, want_out[i]) << i;
+  for (std::size_t i = 0; i < back.size(); ++i) EXPECT_EQ(back[i].payload, want_back[i]) << i;
+  EXPECT_EQ(h.dp().flow_stats(to_out.key)->tx_packets, want_out.size());
+  EXPECT_EQ(h.dp().flow_stats(hairpin.key)->tx_packets, want_back.size());
+  EXPECT_EQ(h.dp().total_stats().tx_packets, 12u);
+  EXPECT_EQ(h.dp().total_stats().dropped(), 0u);
+}
+
 TEST(DataplaneTraffic, StunAndDtlsArePuntedToTheControlThread) {
   Harness h({});
   ASSERT_TRUE(h.ok());
