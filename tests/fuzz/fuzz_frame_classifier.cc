@@ -1,10 +1,11 @@
 // libFuzzer target: the dataplane's frame classifier on hostile received frames.
 //
-// Byte 0 picks the checksum hints the NIC would give (bits 0..1 IP, 2..3 L4: unknown, good, bad)
-// and the port id (bits 4..7); the rest is the frame, copied into a heap block of exactly its
-// length so ASan catches any read past it. Checked: the kind and drop reason are defined values;
-// for UDP kinds the payload lies inside the frame, after the headers, and the flow key carries
-// the port id and a family that matches the IP version.
+// Byte 0 picks the checksum hints (bits 0..1 IP, 2..3 L4: unknown, good, bad, deferred) and the
+// port id (bits 4..7); the rest is the frame, copied into a heap block of exactly its length so
+// ASan catches any read past it. Checked: the kind and drop reason are defined values; for UDP
+// kinds the payload lies inside the frame, after the headers, and the flow key carries the port
+// id and a family that matches the IP version; and classify_frame, with its shortcut for the
+// common frame, gives what the general parser alone gives, field for field.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -30,6 +31,7 @@ ChecksumHint hint(uint8_t bits) {
   switch (bits & 3) {
     case 1: return ChecksumHint::good;
     case 2: return ChecksumHint::bad;
+    case 3: return ChecksumHint::deferred;
     default: return ChecksumHint::unknown;
   }
 }
@@ -50,6 +52,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
 
   ParsedFrame out{};
   classify_frame(frame.get(), len, port_id, hint(b0), hint(b0 >> 2), out);
+  ParsedFrame general{};
+  classify_frame_general(frame.get(), len, port_id, hint(b0), hint(b0 >> 2), general);
+  check(out.kind == general.kind && out.drop == general.drop &&
+            out.ip_version == general.ip_version && out.vlan_tci == general.vlan_tci &&
+            out.l3_offset == general.l3_offset && out.payload_offset == general.payload_offset &&
+            out.payload_len == general.payload_len &&
+            std::memcmp(&out.key, &general.key, sizeof(out.key)) == 0,
+        "the common-frame shortcut and the general parser disagree");
 
   check(static_cast<uint8_t>(out.kind) <= static_cast<uint8_t>(FrameKind::drop),
         "frame kind out of range");
