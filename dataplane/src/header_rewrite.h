@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 
 #include "srtpgate/dp/flow.h"
@@ -11,9 +12,13 @@
 
 namespace srtpgate::dp::detail {
 
+// The longest egress headers: Ethernet, one 802.1Q tag, IPv6, UDP.
+inline constexpr std::size_t kMaxEgressHeaderLen = 14 + 4 + 40 + 8;
+
 // The egress headers of one flow, ready to copy: everything but the lengths and checksums.
+// The lengths and sums come first: with an IPv4 template a packet reads bytes 0..57 of the
+// struct, one cache line when the struct starts one (as in a Flow).
 struct EgressTemplate {
-  alignas(16) std::array<uint8_t, 64> bytes{};
   uint8_t len = 0;         // 42 (IPv4), 62 (IPv6), +4 with a VLAN tag
   uint8_t l2_len = 0;      // 14 or 18
   uint8_t l3_len = 0;      // 20 or 40
@@ -22,6 +27,7 @@ struct EgressTemplate {
   // change per packet, so each packet adds only its lengths and payload (RFC 1071 §2).
   uint32_t ip_partial_sum = 0;
   uint32_t udp_partial_sum = 0;
+  alignas(16) std::array<uint8_t, kMaxEgressHeaderLen> bytes{};
 };
 
 // Checks the next hop (families agree, VLAN id in range, ports non-zero) and builds the

@@ -52,7 +52,7 @@ struct alignas(64) Flow {
   uint16_t tx_port = 0;
   std::unique_ptr<srtp::Session> inbound;   // unprotect, transcrypt
   std::unique_ptr<srtp::Session> outbound;  // protect, transcrypt
-  EgressTemplate egress;
+  alignas(64) EgressTemplate egress;  // one line with an IPv4 next hop (header_rewrite.h)
   // Written by the worker, read by anyone.
   alignas(64) FlowCounters counters;
 };
