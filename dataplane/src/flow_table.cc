@@ -11,6 +11,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 
 namespace srtpgate::dp::detail {
@@ -31,6 +34,23 @@ bool same_key(const FlowKey& a, const FlowKey& b) noexcept {
     diff |= word(a, i) ^ word(b, i);
   }
   return diff == 0;
+}
+
+// MemAvailable from /proc/meminfo: what can be allocated without swapping. Unlimited when it
+// cannot be read (the mapping and its faulting-in then decide).
+std::size_t available_memory_bytes() {
+  std::FILE* f = std::fopen("/proc/meminfo", "r");
+  if (f == nullptr) {
+    return SIZE_MAX;
+  }
+  std::size_t kib = 0;
+  char line[128];
+  bool found = false;
+  while (!found && std::fgets(line, sizeof line, f) != nullptr) {
+    found = std::sscanf(line, "MemAvailable: %zu kB", &kib) == 1;
+  }
+  std::fclose(f);
+  return found ? kib * 1024 : SIZE_MAX;
 }
 
 }  // namespace
@@ -57,20 +77,36 @@ Result<std::unique_ptr<FlowTable>> FlowTable::create(const std::string& name, ui
   // DPDK's memory is a shared mapping that transparent huge pages do not cover, so the table
   // is an anonymous mapping instead, where they do (MADV_HUGEPAGE; best effort).
   const bool mapped = rte_eal_has_hugepages() == 0;
+  const std::string wanted = "flow table '" + name + "': no memory for " +
+                             std::to_string(capacity) + " flows (" +
+                             std::to_string(bytes >> 20) + " MiB)";
   Slot* mem = nullptr;
   if (mapped) {
-    void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m != MAP_FAILED) {
-      (void)madvise(m, bytes, MADV_HUGEPAGE);
-      mem = static_cast<Slot*>(m);  // zero-filled by the kernel
+    // Faulting in more than the machine has free would wake the OOM killer, not fail.
+    if (bytes > available_memory_bytes()) {
+      return make_error(wanted + ": more than the memory available; lower the capacity");
     }
+    void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+      return make_error(wanted + ": lower the capacity");
+    }
+    (void)madvise(m, bytes, MADV_HUGEPAGE);
+    // The kernel hands out anonymous memory on first write, so a mapping this size can succeed
+    // and the process be killed later, when flows fill it. Fault it all in now: a table that
+    // cannot be had fails here, and no lookup ever waits for a page fault.
+    if (madvise(m, bytes, MADV_POPULATE_WRITE) != 0) {
+      if (errno != EINVAL) {  // EINVAL: a kernel before 5.14, which has no populate
+        munmap(m, bytes);
+        return make_error(wanted + ": lower the capacity");
+      }
+      std::memset(m, 0, bytes);
+    }
+    mem = static_cast<Slot*>(m);  // zero-filled by the kernel
   } else {
     mem = static_cast<Slot*>(rte_zmalloc_socket(name.c_str(), bytes, alignof(Slot), socket));
-  }
-  if (mem == nullptr) {
-    return make_error("flow table '" + name + "': no memory for " + std::to_string(capacity) +
-                      " flows (" + std::to_string(bytes >> 20) +
-                      " MiB): raise the EAL -m memory or lower the capacity");
+    if (mem == nullptr) {
+      return make_error(wanted + ": raise the EAL -m memory or lower the capacity");
+    }
   }
   return std::unique_ptr<FlowTable>(
       new FlowTable(mem, mapped, static_cast<uint32_t>(slots - 1), capacity, seed));

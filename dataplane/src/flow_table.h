@@ -23,7 +23,8 @@ class FlowTable {
   static constexpr unsigned kMaxLookup = 64;
 
   // Memory (64 bytes a slot, at least 1.5 slots a flow, rounded up to a power of two) comes
-  // from DPDK on `socket`; `name` labels it.
+  // from DPDK on `socket` when the EAL has hugepages, else from an anonymous mapping on
+  // transparent huge pages, faulted in here; `name` labels it.
   static Result<std::unique_ptr<FlowTable>> create(const std::string& name, uint32_t capacity,
                                                    int socket);
   ~FlowTable();
