@@ -37,7 +37,7 @@ static_assert(offsetof(DerivedKey, mki) + sizeof(std::vector<uint8_t>) <= 64,
               "an SRTP packet's part of a key must fit one cache line");
 
 // Laid out for the burst across many sessions: everything a packet reads sits in the first
-// kHotBytes (three cache lines), then the counters it writes, then what only set-up and
+// kSessionHotBytes (three cache lines), then the counters it writes, then what only set-up and
 // tear-down use. session.cc prefetches the hot lines and the first line of `stats`.
 struct alignas(64) SessionImpl {
   SessionImpl(std::shared_ptr<crypto::Engine> e, const SessionConfig& c, uint64_t seed)
@@ -46,6 +46,11 @@ struct alignas(64) SessionImpl {
         pp(params(c.profile)),
         streams(c.max_streams, c.replay_window, seed),
         engine_owner(std::move(e)) {}
+  // The keys' contexts were made by the engine: they go before it, whatever the member order
+  // (the layout above puts the engine's owner last, and members die last first).
+  ~SessionImpl() { keys.clear(); }
+  SessionImpl(const SessionImpl&) = delete;
+  SessionImpl& operator=(const SessionImpl&) = delete;
 
   crypto::Engine* engine;
   SessionConfig config;
