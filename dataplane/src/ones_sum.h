@@ -41,8 +41,9 @@ inline uint16_t fold_ones_sum(uint64_t s) noexcept {
 inline uint16_t ones_sum_portable(const uint8_t* p, std::size_t n) noexcept {
   uint64_t s = 0;
 #if defined(__SSE2__)
-  // Eight 16-bit words per step, each widened to 32 bits and added lane-wise. A lane gains at
-  // most 0xffff per 16 bytes, so 32-bit lanes cannot overflow below 1 MiB: far above a frame.
+  // Eight 16-bit words per step, each widened to 32 bits and added lane-wise. A lane of `a` or
+  // `b` gains at most 0xffff per 16 bytes and the two are added at the end, so no 32-bit lane
+  // overflows below 512 KiB: far above a frame.
   const __m128i zero = _mm_setzero_si128();
   __m128i a = zero;
   __m128i b = zero;
