@@ -115,7 +115,8 @@ TEST(FlowTable, RefusesMoreThanTheMemoryThereIs) {
   constexpr uint64_t kTooBigBytes = (uint64_t{1} << 29) * 64;  // 1 << 28 flows: 32 GiB
   if (rte_eal_has_hugepages() == 0 && available_memory() > kTooBigBytes) {
     GTEST_SKIP() << "this host has " << (available_memory() >> 30)
-                 << " GiB available: the largest table fits";
+                 << " GiB available, so the largest table (32 GiB) fits and is not refused; "
+                    "the refusal is tested on hosts with less";
   }
   auto too_big = FlowTable::create("ft_too_big", 1u << 28, SOCKET_ID_ANY);
   ASSERT_FALSE(too_big);
