@@ -31,21 +31,11 @@ constexpr uint16_t kRtpBytes = 172;  // G.711, 20 ms, 12-byte RTP header
 constexpr uint16_t kHeadroom = 128;  // RTE_PKTMBUF_HEADROOM
 constexpr uint16_t kBufBytes = 2048;
 
-IpAddress ipv4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
-  IpAddress x;
-  x.family = 4;
-  x.bytes[0] = a;
-  x.bytes[1] = b;
-  x.bytes[2] = c;
-  x.bytes[3] = d;
-  return x;
-}
-
 EgressTemplate make_template() {
   NextHop hop;
   hop.dst_mac = {0x02, 0, 0, 0, 0, 0x02};
-  hop.src_addr = ipv4(198, 18, 0, 1);
-  hop.dst_addr = ipv4(198, 19, 0, 2);
+  hop.src_addr = IpAddress::parse("198.18.0.1").value();
+  hop.dst_addr = IpAddress::parse("198.19.0.2").value();
   hop.src_port = 5004;
   hop.dst_port = 40000;
   return build_egress_template(hop, {0x02, 0, 0, 0, 0, 0x01}).value();
