@@ -21,6 +21,11 @@ namespace srtpgate::crypto {
 
 namespace {
 
+// The expanded encryption key: 11 round keys of 16 bytes for AES-128, 15 for AES-256.
+constexpr std::size_t round_key_bytes(uint64_t key_len) noexcept {
+  return key_len == 16 ? 16 * 11 : 16 * 15;
+}
+
 struct ImbMgrDeleter {
   void operator()(IMB_MGR* m) const noexcept { free_mb_mgr(m); }
 };
@@ -28,39 +33,45 @@ using ImbMgrPtr = std::unique_ptr<IMB_MGR, ImbMgrDeleter>;
 
 class CtrHmacKey final : public KeyContext {
  public:
-  // What a packet reads comes first (counter mode never uses the decryption round keys).
-  alignas(64) uint32_t enc_keys[4 * 15];  // AES-256 has 15 round keys
-  alignas(64) uint8_t ipad[32];           // SHA-1 state after (key XOR ipad), RFC 2104
-  alignas(64) uint8_t opad[32];
-  alignas(64) uint32_t dec_keys[4 * 15];
+  // Every packet reads key_len (cipher_burst): it sits in the first line, beside the vptr and
+  // the hot ranges that prefetch() reads, so it is never a miss of its own with many sessions.
   uint64_t key_len = 0;
-  CtrHmacKey() noexcept {
-    set_hot(enc_keys, static_cast<std::size_t>(reinterpret_cast<const uint8_t*>(opad + 32) -
-                                               reinterpret_cast<const uint8_t*>(enc_keys)));
-  }
+  // Then what a packet reads, in as few lines as the key allows: both HMAC states in one line,
+  // then the round keys (176 bytes for AES-128, 240 for AES-256); counter mode never uses the
+  // decryption round keys, which come last.
+  alignas(64) uint8_t ipad[32];  // SHA-1 state after (key XOR ipad), RFC 2104
+  uint8_t opad[32];
+  alignas(64) uint32_t enc_keys[4 * 15];  // AES-256 has 15 round keys
+  uint32_t dec_keys[4 * 15];
   ~CtrHmacKey() override {
     secure_zero(enc_keys, sizeof enc_keys);
     secure_zero(dec_keys, sizeof dec_keys);
     secure_zero(ipad, sizeof ipad);
     secure_zero(opad, sizeof opad);
   }
+  // Once key_len is known: the HMAC line and the round keys the key size uses.
+  void name_hot_bytes() noexcept {
+    set_hot(ipad, static_cast<std::size_t>(reinterpret_cast<const uint8_t*>(enc_keys) - ipad) +
+                      round_key_bytes(key_len));
+  }
 };
 
 class GcmKey final : public KeyContext {
  public:
-  alignas(64) struct gcm_key_data data;
+  // Read by every packet: in the first line, as in CtrHmacKey.
   uint64_t key_len = 0;
+  alignas(64) struct gcm_key_data data;
+  ~GcmKey() override { secure_zero(&data, sizeof data); }
   // A packet of up to 16 blocks reads the round keys and the GHASH powers H^16..H^1, which the
   // VAES AVX-512 layout keeps at the end of the table (IPsec-MB's HashKey_n defines); longer
   // packets read more powers, over more crypto work. Other managers lay the powers out
   // differently; a prefetch of the wrong lines costs a little and changes nothing.
-  GcmKey() noexcept {
+  void name_hot_bytes() noexcept {
     constexpr std::size_t kPowers = 16;
     const auto& h = data.ghash_keys.vaes_avx512.shifted_hkey;
-    set_hot(data.expanded_keys, sizeof data.expanded_keys, h + sizeof h - 16 * kPowers,
+    set_hot(data.expanded_keys, round_key_bytes(key_len), h + sizeof h - 16 * kPowers,
             16 * kPowers);
   }
-  ~GcmKey() override { secure_zero(&data, sizeof data); }
 };
 
 // The HMAC job returns 12 bytes at least (IPsec-MB 1.3 rejects 10); SRTP keeps 10 or 4.
@@ -103,6 +114,7 @@ class IpsecMbEngine final : public Engine {
       IMB_SHA1_ONE_BLOCK(wide_.get(), block, pad == 0x36 ? k->ipad : k->opad);
     }
     secure_zero(block, sizeof block);
+    k->name_hot_bytes();
     return k;
   }
 
@@ -116,6 +128,7 @@ class IpsecMbEngine final : public Engine {
     } else {
       return nullptr;
     }
+    k->name_hot_bytes();
     return k;
   }
 
