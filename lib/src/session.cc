@@ -90,6 +90,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<crypto::Engine>
   }
   impl->mki_len = key.mki.size();
   impl->keys.push_back(std::move(dk.value()));
+  impl->set_active(0);
   return std::unique_ptr<Session>(new Session(std::move(impl)));
 }
 
@@ -148,26 +149,24 @@ void prefetch_session_state(SessionImpl* const* impls, std::span<const PacketVie
     }
     srtpgate::detail::prefetch_line(&impls[i]->stats);
   }
-  // Stage 2: each key list, and the slot the packet's SSRC hashes to (RFC 3550 §5.1: bytes
-  // 8..11 of the header; a packet too short for it is rejected later, whatever is prefetched).
+  // Stage 2: the active key's SRTP line, and the slot the packet's SSRC hashes to (RFC 3550
+  // §5.1: bytes 8..11 of the header; a packet too short for it is rejected later, whatever is
+  // prefetched).
   for (std::size_t i = 0; i < m; ++i) {
     ssrc[i] = pkts[i].len >= 12 ? load_be32(pkts[i].data + 8) : 0;
     impls[i]->streams.prefetch_slot(ssrc[i]);
-    srtpgate::detail::prefetch_line(impls[i]->keys.data());
+    srtpgate::detail::prefetch_line(impls[i]->active_key);
   }
-  // Stage 3: the active key, and the stream with its replay window.
+  // Stage 3: the stream with its replay window, and the first line of the key's expanded form.
   for (std::size_t i = 0; i < m; ++i) {
     SessionImpl& s = *impls[i];
     s.streams.prefetch_stream(ssrc[i]);
-    if (s.active < s.keys.size()) {
-      srtpgate::detail::prefetch_line(s.keys[s.active].get());  // its SRTP line
-    }
+    srtpgate::detail::prefetch_line(s.active_key->rtp.get());
   }
-  // Stage 4: the expanded form of the key's SRTP half.
+  // Stage 4: the rest of the expanded form (its first line names the rest, engine.h).
   for (std::size_t i = 0; i < m; ++i) {
-    SessionImpl& s = *impls[i];
-    if (s.active < s.keys.size() && s.keys[s.active]->rtp) {
-      s.keys[s.active]->rtp->prefetch();
+    if (const auto* k = impls[i]->active_key->rtp.get()) {
+      k->prefetch();
     }
   }
 }
@@ -278,7 +277,7 @@ Result<void> Session::set_active_key(std::span<const uint8_t> mki) {
   SessionImpl& s = *impl_;
   for (std::size_t i = 0; i < s.keys.size(); ++i) {
     if (std::equal(mki.begin(), mki.end(), s.keys[i]->mki.begin(), s.keys[i]->mki.end())) {
-      s.active = static_cast<uint32_t>(i);
+      s.set_active(static_cast<uint32_t>(i));
       return {};
     }
   }
@@ -294,7 +293,7 @@ Result<void> Session::remove_key(std::span<const uint8_t> mki) {
       }
       s.keys.erase(s.keys.begin() + static_cast<std::ptrdiff_t>(i));
       if (s.active > i) {
-        --s.active;
+        s.set_active(s.active - 1);  // the same key, one place down
       }
       return {};
     }
@@ -310,7 +309,7 @@ Result<void> Session::rekey(const MasterKey& key) {
   }
   s.keys.clear();  // DerivedKey and KeyContext destructors zeroize
   s.keys.push_back(std::move(dk.value()));
-  s.active = 0;
+  s.set_active(0);
   s.mki_len = key.mki.size();
   return {};
 }
@@ -416,6 +415,7 @@ bool Session::swap_keys(Session& other) noexcept {
   // Vectors swap their buffers: nothing is allocated, copied or freed on the worker.
   std::swap(a.keys, b.keys);
   std::swap(a.active, b.active);
+  std::swap(a.active_key, b.active_key);
   std::swap(a.mki_len, b.mki_len);
   return true;
 }

@@ -16,7 +16,7 @@ constexpr uint32_t kMaxSrtcpIndex = 0x7fffffffu;
 
 template <bool kAead>
 std::size_t protect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status> st) noexcept {
-  DerivedKey& key = *s.keys[s.active];
+  DerivedKey& key = *s.active_key;
   const std::size_t mki_len = s.mki_len;
   const std::size_t tag_len = s.pp.rtcp_tag_len;
   const std::size_t overhead = 4 + mki_len + tag_len;
@@ -133,7 +133,7 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
     const std::size_t tag_pos = kAead ? eidx_pos - tag_len : p.len - tag_len;
     const std::size_t payload_end = kAead ? tag_pos : eidx_pos;
     const uint32_t e_index = load_be32(p.data + eidx_pos);
-    DerivedKey* key = mki_len != 0 ? s.key_by_mki(p.data + mki_pos) : s.keys[s.active].get();
+    DerivedKey* key = mki_len != 0 ? s.key_by_mki(p.data + mki_pos) : s.active_key;
     if (key == nullptr) {
       st[i] = Status::unknown_mki;
       continue;

@@ -74,7 +74,7 @@ std::size_t protect(const Sessions& sessions, std::span<PacketView> pkts,
   DerivedKey* key = nullptr;
   if constexpr (!Sessions::kMulti) {
     cur.enter(sessions.of(0));
-    key = cur.s->keys[cur.s->active].get();
+    key = cur.s->active_key;
   }
 
   alignas(16) uint8_t iv[kMaxBurst][16];
@@ -91,7 +91,7 @@ std::size_t protect(const Sessions& sessions, std::span<PacketView> pkts,
       continue;
     }
     if (changed) {
-      key = cur.s->keys[cur.s->active].get();
+      key = cur.s->active_key;
       last = nullptr;  // a stream of another session
     }
     SessionImpl& s = *cur.s;
@@ -181,7 +181,7 @@ std::size_t protect(const Sessions& sessions, std::span<PacketView> pkts,
       bool changed = false;
       cur.visit<kAead>(sessions, op_pkt[j], changed);
       if (changed) {
-        key = cur.s->keys[cur.s->active].get();
+        key = cur.s->active_key;
       }
       PacketView& p = pkts[op_pkt[j]];
       copy_small(p.data + p.len, key->mki.data(), cur.mki_len);
@@ -286,7 +286,7 @@ std::size_t unprotect_until_split(const Sessions& sessions, std::span<PacketView
     const std::size_t payload_end = p.len - trailer;
     const uint8_t* mki = p.data + (kAead ? payload_end + tag_len : payload_end);
     const uint8_t* tag = p.data + (kAead ? payload_end : payload_end + mki_len);
-    DerivedKey* key = mki_len != 0 ? s.key_by_mki(mki) : s.keys[s.active].get();
+    DerivedKey* key = mki_len != 0 ? s.key_by_mki(mki) : s.active_key;
     if (key == nullptr) {
       st[i] = Status::unknown_mki;
       continue;
