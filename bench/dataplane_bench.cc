@@ -1,8 +1,10 @@
 // srtpgate-dp-bench: packets per second through one worker (rx burst to tx burst) on in-process
-// ring ports, every profile, 172-byte and 1212-byte RTP, 1 / 10k / 1M sessions, beside two
+// ring ports, every profile, 172-byte and 1212-byte RTP, 1 / 10k / 1M sessions, beside the
 // baselines measured in the same run:
 //   io_forward        DPDK io-forwarding on the same ports: rx burst, tx burst, nothing else;
-//   crypto_only_*     the SRTP core library's own burst rate on the same packets (burst 32).
+//   crypto_only_*     the SRTP core library's own burst rate on the same packets (burst 32);
+//   memory_random_line  what a cache line of session state costs when no cache holds it, the
+//                     unit of the million-session case (random_line_baseline.h).
 // Names: dp_unprotect/PROFILE/RTP_BYTES/SESSIONS, dp_protect/..., crypto_only_{un}protect/
 // PROFILE/RTP_BYTES, io_forward/RTP_BYTES. items_per_second is packets per second.
 //
@@ -39,6 +41,7 @@
 
 #include "header_rewrite.h"
 #include "port.h"
+#include "random_line_baseline.h"
 #include "srtpgate/dp/dataplane.h"
 #include "srtpgate/dp/eal.h"
 #include "srtpgate/session.h"
@@ -444,6 +447,8 @@ void bm_crypto_only(benchmark::State& state, dp::Action action, Profile profile,
 std::string profile_name(Profile p) { return std::string(srtp::name(p)); }
 
 void register_all() {
+  // Before any rig: the region and a million sessions' heap are not held at once.
+  benchmark::RegisterBenchmark("memory_random_line", bm_random_line);
   for (uint32_t bytes : kRtpBytes) {
     benchmark::RegisterBenchmark(("io_forward/" + std::to_string(bytes)).c_str(), bm_io_forward,
                                  bytes)
@@ -511,6 +516,27 @@ class SummaryReporter : public benchmark::ConsoleReporter {
   std::set<std::string> medians_;
 };
 
+// With a million sessions a packet's state comes from memory. The time a packet takes above
+// one session's, counted in random lines of this machine, against what the 90% target leaves.
+void print_memory_bound(const SummaryReporter& r) {
+  const double lines_per_second = r.rate("memory_random_line");
+  if (lines_per_second == 0.0) return;
+  const double line_ns = 1e9 / lines_per_second;
+  std::printf("\nA random cache line of 3 GiB, 32 started at once: %.1f ns (memory_random_line)\n",
+              line_ns);
+  std::printf("%-26s %22s %22s\n", "unprotect, 172 B", "1M - 1 session, ns", "90% target leaves");
+  for (Profile p : srtp::kAllProfiles) {
+    const std::string dp_name = "dp_unprotect/" + profile_name(p) + "/172/";
+    const double one = r.rate(dp_name + "1");
+    const double million = r.rate(dp_name + "1000000");
+    if (one == 0.0 || million == 0.0) continue;
+    const double excess = 1e9 / million - 1e9 / one;
+    const double allowed = 1e9 / (0.9 * one) - 1e9 / one;
+    std::printf("%-26s %7.0f = %5.1f lines %7.0f = %5.1f lines\n", profile_name(p).c_str(),
+                excess, excess / line_ns, allowed, allowed / line_ns);
+  }
+}
+
 void print_summary(const SummaryReporter& r) {
   std::printf("\nThrough one worker, Mpps (ratio to the same run's baselines)\n");
   std::printf("%-26s %5s %8s %8s %8s %8s %8s  %-22s %-22s\n", "case", "bytes", "1 sess",
@@ -545,6 +571,7 @@ void print_summary(const SummaryReporter& r) {
   std::printf(
       "Targets (172-byte RTP): one session >= 65%% of the crypto-only rate; 1M sessions >= 90%% "
       "of one session.\n");
+  print_memory_bound(r);
 }
 
 // --- --mode=latency ---------------------------------------------------------------------------
