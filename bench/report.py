@@ -246,6 +246,7 @@ def dataplane_section(rates, profiles, figdir, out):
         out.append("The worker with no crypto (plain RTP relay, `dp_forward`, 172 bytes): %s "
                    "Mpps, %.0f ns per packet; io-forwarding on the same ring ports: %.1f ns."
                    % (mpps(fwd), 1e9 / fwd, 1e9 / io))
+    memory_bound_paragraph(rates, profiles, out)
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for p in profiles:
         xs, ys = [], []
@@ -269,6 +270,36 @@ def dataplane_section(rates, profiles, figdir, out):
     out.append("![Dataplane: one worker's rate against the number of sessions]"
                "(performance/dataplane_sessions.png)")
     return ok65, ok90
+
+
+def memory_bound_paragraph(rates, profiles, out):
+    """The 1M column in the unit that bounds it: random cache lines of this machine."""
+    line = rates.get("memory_random_line")
+    if not line:
+        return
+    line_ns = 1e9 / line
+    out.append("")
+    out.append("**What bounds the 1M column.** With a million sessions no cache holds a packet's "
+               "session state, and each line of it comes from memory. `memory_random_line`, in "
+               "the same run, reads random lines of a 3 GiB region (the size of a million "
+               "sessions, on the same transparent huge pages) 32 at a time, all started before "
+               "the first is used: the most overlap the worker's staged prefetching can get. "
+               "One line costs %.1f ns that way. The time a packet takes above one session's, "
+               "counted in such lines, against what the 90%% target leaves (unprotect, 172 B, "
+               "from the best rates):" % line_ns)
+    out.append("")
+    out.append("| profile | 1M - 1 session, ns per packet | = random lines | the 90% target "
+               "leaves, ns | = random lines |")
+    out.append("|---|---|---|---|---|")
+    for p in profiles:
+        one = rates.get("dp_unprotect/%s/172/1" % p)
+        mil = rates.get("dp_unprotect/%s/172/1000000" % p)
+        if not one or not mil:
+            continue
+        excess = 1e9 / mil - 1e9 / one
+        allowed = 1e9 / (0.9 * one) - 1e9 / one
+        out.append("| %s | %.0f | %.1f | %.0f | %.1f |" % (p, excess, excess / line_ns, allowed,
+                                                           allowed / line_ns))
 
 
 def lookup_section(rates, out):
