@@ -83,19 +83,36 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<crypto::Engine>
   if (RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed) != 1) {
     return make_error("no randomness for the SSRC table seed");
   }
-  auto impl = std::make_unique<SessionImpl>(std::move(engine), config, seed);
-  auto dk = impl->derive(key);
+  std::unique_ptr<Session> session(new SessionImpl(std::move(engine), config, seed));
+  SessionImpl& impl = session->impl();
+  auto dk = impl.derive(key);
   if (!dk) {
     return dk.error();
   }
-  impl->mki_len = key.mki.size();
-  impl->keys.push_back(std::move(dk.value()));
-  impl->set_active(0);
-  return std::unique_ptr<Session>(new Session(std::move(impl)));
+  impl.mki_len = key.mki.size();
+  impl.keys.push_back(std::move(dk.value()));
+  impl.set_active(0);
+  return session;
 }
 
-Session::Session(std::unique_ptr<SessionImpl> impl) : impl_(std::move(impl)) {}
-Session::~Session() = default;
+// Sessions are SessionImpl objects, over-aligned (cache lines, see its layout), made by
+// create() only and freed the way they were allocated.
+void* Session::operator new(std::size_t bytes, std::align_val_t alignment) {
+  return ::operator new(bytes, alignment);
+}
+void Session::operator delete(void* p, std::align_val_t alignment) noexcept {
+  ::operator delete(p, alignment);
+}
+void Session::operator delete(Session* session, std::destroying_delete_t) noexcept {
+  SessionImpl* impl = &session->impl();
+  impl->~SessionImpl();
+  ::operator delete(impl, std::align_val_t{alignof(SessionImpl)});
+}
+
+SessionImpl& Session::impl() noexcept { return static_cast<SessionImpl&>(*this); }
+const SessionImpl& Session::impl() const noexcept {
+  return static_cast<const SessionImpl&>(*this);
+}
 
 namespace {
 
@@ -123,17 +140,11 @@ std::size_t run_chunks(SessionImpl& s, std::span<PacketView> pkts, std::span<Sta
 }
 
 // Bursts across many sessions: a packet's session state is a chain of dependent loads (the
-// session, its key list and stream slot, the key and the stream, the key's expanded form), and
+// session, its active key and stream slot, the stream, the key's expanded form), and
 // with a million sessions every link is a cache miss. Walking the chunk once per link, starting
 // every packet's load before the first one is needed, overlaps the misses of all packets instead
 // of paying them one after another (the staged prefetching of VPP's nodes and of rte_hash's bulk
 // lookup). Only loads are started; nothing is decided here.
-void prefetch_sessions(std::span<Session* const> sessions) noexcept {
-  for (Session* s : sessions) {
-    srtpgate::detail::prefetch_line(s);
-  }
-}
-
 void prefetch_session_state(SessionImpl* const* impls, std::span<const PacketView> pkts) noexcept {
   const std::size_t m = pkts.size();
   uint32_t ssrc[Session::kMaxBurst];
@@ -184,7 +195,6 @@ std::size_t run_multi_chunks(std::span<Session* const> sessions, std::span<Packe
   SessionImpl* impls[Session::kMaxBurst];
   for (std::size_t off = 0; off < n; off += Session::kMaxBurst) {
     const std::size_t m = std::min(Session::kMaxBurst, n - off);
-    prefetch_sessions(sessions.subspan(off, m));
     bool uniform = true;
     for (std::size_t i = 0; i < m; ++i) {
       impls[i] = impl(sessions[off + i]);
@@ -220,40 +230,40 @@ std::size_t run_multi_chunks(std::span<Session* const> sessions, std::span<Packe
 }  // namespace
 
 std::size_t Session::protect_rtp(std::span<PacketView> p, std::span<Status> st) noexcept {
-  return run_chunks(*impl_, p, st, detail::protect_rtp_chunk, impl_->stats.rtp);
+  return run_chunks(impl(), p, st, detail::protect_rtp_chunk, impl().stats.rtp);
 }
 std::size_t Session::unprotect_rtp(std::span<PacketView> p, std::span<Status> st) noexcept {
-  return run_chunks(*impl_, p, st, detail::unprotect_rtp_chunk, impl_->stats.rtp);
+  return run_chunks(impl(), p, st, detail::unprotect_rtp_chunk, impl().stats.rtp);
 }
 std::size_t Session::protect_rtcp(std::span<PacketView> p, std::span<Status> st) noexcept {
-  return run_chunks(*impl_, p, st, detail::protect_rtcp_chunk, impl_->stats.rtcp);
+  return run_chunks(impl(), p, st, detail::protect_rtcp_chunk, impl().stats.rtcp);
 }
 std::size_t Session::unprotect_rtcp(std::span<PacketView> p, std::span<Status> st) noexcept {
-  return run_chunks(*impl_, p, st, detail::unprotect_rtcp_chunk, impl_->stats.rtcp);
+  return run_chunks(impl(), p, st, detail::unprotect_rtcp_chunk, impl().stats.rtcp);
 }
 
 std::size_t protect_rtp_burst(std::span<Session* const> sessions, std::span<PacketView> packets,
                               std::span<Status> status) noexcept {
   return run_multi_chunks(sessions, packets, status, detail::protect_rtp_multi_chunk,
                           detail::protect_rtp_chunk,
-                          [](Session* s) noexcept { return s->impl_.get(); });
+                          [](Session* s) noexcept { return &s->impl(); });
 }
 std::size_t unprotect_rtp_burst(std::span<Session* const> sessions, std::span<PacketView> packets,
                                 std::span<Status> status) noexcept {
   return run_multi_chunks(sessions, packets, status, detail::unprotect_rtp_multi_chunk,
                           detail::unprotect_rtp_chunk,
-                          [](Session* s) noexcept { return s->impl_.get(); });
+                          [](Session* s) noexcept { return &s->impl(); });
 }
 
 std::size_t Session::rtp_overhead() const noexcept {
-  return impl_->mki_len + impl_->pp.rtp_tag_len;
+  return impl().mki_len + impl().pp.rtp_tag_len;
 }
 std::size_t Session::rtcp_overhead() const noexcept {
-  return impl_->mki_len + impl_->pp.rtcp_tag_len + 4;
+  return impl().mki_len + impl().pp.rtcp_tag_len + 4;
 }
 
 Result<void> Session::add_key(const MasterKey& key) {
-  SessionImpl& s = *impl_;
+  SessionImpl& s = impl();
   if (s.mki_len == 0 || key.mki.size() != s.mki_len) {
     return make_error("add_key needs an MKI of the session's MKI length (" +
                       std::to_string(s.mki_len) + " bytes); use rekey() without MKIs");
@@ -274,7 +284,7 @@ Result<void> Session::add_key(const MasterKey& key) {
 }
 
 Result<void> Session::set_active_key(std::span<const uint8_t> mki) {
-  SessionImpl& s = *impl_;
+  SessionImpl& s = impl();
   for (std::size_t i = 0; i < s.keys.size(); ++i) {
     if (std::equal(mki.begin(), mki.end(), s.keys[i]->mki.begin(), s.keys[i]->mki.end())) {
       s.set_active(static_cast<uint32_t>(i));
@@ -285,7 +295,7 @@ Result<void> Session::set_active_key(std::span<const uint8_t> mki) {
 }
 
 Result<void> Session::remove_key(std::span<const uint8_t> mki) {
-  SessionImpl& s = *impl_;
+  SessionImpl& s = impl();
   for (std::size_t i = 0; i < s.keys.size(); ++i) {
     if (std::equal(mki.begin(), mki.end(), s.keys[i]->mki.begin(), s.keys[i]->mki.end())) {
       if (i == s.active) {
@@ -302,7 +312,7 @@ Result<void> Session::remove_key(std::span<const uint8_t> mki) {
 }
 
 Result<void> Session::rekey(const MasterKey& key) {
-  SessionImpl& s = *impl_;
+  SessionImpl& s = impl();
   auto dk = s.derive(key);
   if (!dk) {
     return dk.error();
@@ -316,15 +326,15 @@ Result<void> Session::rekey(const MasterKey& key) {
 
 std::vector<KeyUsage> Session::key_usage() const {
   std::vector<KeyUsage> out;
-  for (std::size_t i = 0; i < impl_->keys.size(); ++i) {
-    const auto& k = *impl_->keys[i];
+  for (std::size_t i = 0; i < impl().keys.size(); ++i) {
+    const auto& k = *impl().keys[i];
     KeyUsage u;
     u.mki = k.mki;
     u.srtp_packets = k.srtp_packets;
     u.srtp_limit = k.srtp_limit;
     u.srtcp_packets = k.srtcp_packets;
     u.srtcp_limit = k.srtcp_limit;
-    u.active = i == impl_->active;
+    u.active = i == impl().active;
     const auto soft = [](uint64_t used, uint64_t limit) {
       const uint64_t margin = std::min<uint64_t>(limit / 16, uint64_t{1} << 16);
       return used + margin >= limit;
@@ -337,28 +347,28 @@ std::vector<KeyUsage> Session::key_usage() const {
 }
 
 Result<void> Session::add_stream(uint32_t ssrc) {
-  auto& t = impl_->streams;
+  auto& t = impl().streams;
   if (t.find(ssrc) != nullptr) {
     return make_error("SSRC " + std::to_string(ssrc) + " already has a stream");
   }
   if (t.insert(ssrc) == nullptr) {
-    return make_error("the session's stream cap (" + std::to_string(impl_->config.max_streams) +
+    return make_error("the session's stream cap (" + std::to_string(impl().config.max_streams) +
                       ") is reached");
   }
-  ++impl_->stats.streams_created;
+  ++impl().stats.streams_created;
   return {};
 }
 
 Result<void> Session::set_roc(uint32_t ssrc, uint32_t roc) {
-  auto& t = impl_->streams;
+  auto& t = impl().streams;
   detail::Stream* s = t.find(ssrc);
   if (s == nullptr) {
     s = t.insert(ssrc);
     if (s == nullptr) {
-      return make_error("the session's stream cap (" + std::to_string(impl_->config.max_streams) +
+      return make_error("the session's stream cap (" + std::to_string(impl().config.max_streams) +
                         ") is reached");
     }
-    ++impl_->stats.streams_created;
+    ++impl().stats.streams_created;
   }
   if (s->rtp.started()) {
     // Keep the sequence number and window; move them to the new ROC (RFC 3711 §3.3.1).
@@ -373,7 +383,7 @@ Result<void> Session::set_roc(uint32_t ssrc, uint32_t roc) {
 }
 
 std::optional<uint32_t> Session::roc(uint32_t ssrc) const {
-  const detail::Stream* s = impl_->streams.find(ssrc);
+  const detail::Stream* s = impl().streams.find(ssrc);
   if (s == nullptr) {
     return std::nullopt;
   }
@@ -384,7 +394,7 @@ std::optional<uint32_t> Session::roc(uint32_t ssrc) const {
 }
 
 Result<void> Session::remove_stream(uint32_t ssrc) {
-  if (!impl_->streams.remove(ssrc)) {
+  if (!impl().streams.remove(ssrc)) {
     return make_error("no stream for SSRC " + std::to_string(ssrc));
   }
   return {};
@@ -394,20 +404,20 @@ Result<void> Session::bind_engine(std::shared_ptr<crypto::Engine> engine) {
   if (!engine) {
     return make_error("no crypto engine given");
   }
-  if (engine->backend() != impl_->engine->backend()) {
+  if (engine->backend() != impl().engine->backend()) {
     return make_error("the session's keys were expanded for the " +
-                      std::string(crypto::name(impl_->engine->backend())) +
+                      std::string(crypto::name(impl().engine->backend())) +
                       " backend and cannot be used by a " +
                       std::string(crypto::name(engine->backend())) + " engine");
   }
-  impl_->engine = engine.get();
-  impl_->engine_owner = std::move(engine);
+  impl().engine = engine.get();
+  impl().engine_owner = std::move(engine);
   return {};
 }
 
 bool Session::swap_keys(Session& other) noexcept {
-  SessionImpl& a = *impl_;
-  SessionImpl& b = *other.impl_;
+  SessionImpl& a = impl();
+  SessionImpl& b = other.impl();
   // Expanded keys are backend objects (the reason bind_engine checks the backend too).
   if (a.config.profile != b.config.profile || a.engine->backend() != b.engine->backend()) {
     return false;
@@ -420,9 +430,9 @@ bool Session::swap_keys(Session& other) noexcept {
   return true;
 }
 
-std::size_t Session::stream_count() const noexcept { return impl_->streams.size(); }
-const SessionConfig& Session::config() const noexcept { return impl_->config; }
-const SessionStats& Session::stats() const noexcept { return impl_->stats; }
-crypto::Backend Session::backend() const noexcept { return impl_->engine->backend(); }
+std::size_t Session::stream_count() const noexcept { return impl().streams.size(); }
+const SessionConfig& Session::config() const noexcept { return impl().config; }
+const SessionStats& Session::stats() const noexcept { return impl().stats; }
+crypto::Backend Session::backend() const noexcept { return impl().engine->backend(); }
 
 }  // namespace srtpgate::srtp

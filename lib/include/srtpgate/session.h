@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <optional>
 #include <span>
 #include <vector>
@@ -73,7 +74,9 @@ class Session {
   static Result<std::unique_ptr<Session>> create(std::shared_ptr<crypto::Engine> engine,
                                                  const SessionConfig& config,
                                                  const MasterKey& key);
-  ~Session();  // zeroizes every derived key
+  // `delete session` (as std::unique_ptr does) destroys the whole session and zeroizes every
+  // derived key.
+  static void operator delete(Session* session, std::destroying_delete_t) noexcept;
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -136,8 +139,16 @@ class Session {
                                          std::span<PacketView> packets,
                                          std::span<Status> status) noexcept;
 
-  explicit Session(std::unique_ptr<detail::SessionImpl> impl);
-  std::unique_ptr<detail::SessionImpl> impl_;
+  // A Session is the public face of the object that holds its state (detail::SessionImpl, which
+  // derives from it): no pointer to follow, so with a million sessions a packet's session costs
+  // no cache line of its own.
+  friend struct detail::SessionImpl;
+  static void* operator new(std::size_t bytes, std::align_val_t alignment);
+  static void operator delete(void* p, std::align_val_t alignment) noexcept;  // a failed create
+  Session() = default;
+  ~Session() = default;
+  detail::SessionImpl& impl() noexcept;
+  const detail::SessionImpl& impl() const noexcept;
 };
 
 // --- Bursts across sessions (the fast path of a gateway worker). -----------------------------
