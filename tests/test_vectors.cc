@@ -512,9 +512,10 @@ struct GcmCase {
   std::array<uint8_t, kGcmTagLen> tag{};
 };
 
-crypto::GcmOp make_op(GcmCase& c, std::size_t len) {
+crypto::GcmOp make_op(GcmCase& c, std::size_t len, std::size_t key_bytes) {
   crypto::GcmOp op{};
   op.key = c.key.get();
+  op.key_bytes = static_cast<uint32_t>(key_bytes);
   op.data = c.data.data();
   op.len = static_cast<uint32_t>(len);
   op.aad_len = static_cast<uint32_t>(c.aad.size());
@@ -539,7 +540,7 @@ TEST_P(VectorTest, Rfc7714GcmSeal) {
     c.aad = form_aad(v);
     c.iv = form_iv(v);
     c.tag.fill(0xee);
-    crypto::GcmOp op = make_op(c, pt.size());
+    crypto::GcmOp op = make_op(c, pt.size(), v.key.size());
     engine().gcm_seal(std::span(&op, 1));
     const auto ct = std::span(c.data).first(pt.size());
     EXPECT_BYTES_EQ(ct, v.ciphertext);
@@ -560,7 +561,7 @@ TEST_P(VectorTest, Rfc7714GcmOpen) {
     c.iv = v.iv;
     ASSERT_EQ(v.tag.size(), kGcmTagLen);
     std::copy(v.tag.begin(), v.tag.end(), c.tag.begin());
-    crypto::GcmOp op = make_op(c, v.ciphertext.size());
+    crypto::GcmOp op = make_op(c, v.ciphertext.size(), v.key.size());
     engine().gcm_open(std::span(&op, 1));
     EXPECT_TRUE(op.ok) << "the RFC's tag did not verify";
     EXPECT_BYTES_EQ(std::span(c.data).first(v.ciphertext.size()), v.plaintext);
@@ -581,7 +582,7 @@ TEST_P(VectorTest, Rfc7714GcmOneBurst) {
     cases[i].data.push_back(0);
     cases[i].aad = vectors[i].aad;
     cases[i].iv = vectors[i].iv;
-    ops.push_back(make_op(cases[i], vectors[i].plaintext.size()));
+    ops.push_back(make_op(cases[i], vectors[i].plaintext.size(), vectors[i].key.size()));
   }
   engine().gcm_seal(ops);
   for (std::size_t i = 0; i < vectors.size(); ++i) {
@@ -650,7 +651,7 @@ TEST_P(VectorTest, Rfc7714GcmOpenRejectsTampering) {
             c.iv[pos] ^= 0x01;
             break;
         }
-        crypto::GcmOp op = make_op(c, v.ciphertext.size());
+        crypto::GcmOp op = make_op(c, v.ciphertext.size(), v.key.size());
         op.key = key.get();
         op.ok = true;  // the engine must write false, not leave what it found
         engine().gcm_open(std::span(&op, 1));
@@ -664,7 +665,7 @@ TEST_P(VectorTest, Rfc7714GcmOpenRejectsTampering) {
     c.aad = v.aad;
     c.iv = v.iv;
     std::copy(v.tag.begin(), v.tag.end(), c.tag.begin());
-    crypto::GcmOp op = make_op(c, v.ciphertext.size());
+    crypto::GcmOp op = make_op(c, v.ciphertext.size(), v.key.size());
     op.key = key.get();
     engine().gcm_open(std::span(&op, 1));
     EXPECT_TRUE(op.ok);

@@ -19,41 +19,49 @@ class KeyContext {
  public:
   virtual ~KeyContext() = default;
 
-  // Starts loading the bytes the fast path reads (round keys, HMAC states, GHASH powers): one
-  // stage of the prefetching that bursts across many sessions do (session.cc). Not virtual:
-  // the backend names those bytes once, at key set-up, as at most two ranges.
-  void prefetch() const noexcept {
-    for (const Range& r : hot_) {
-      for (uint32_t off = 0; off < r.bytes; off += 64) {
-        srtpgate::detail::prefetch_line(r.first + off);
-      }
-    }
-  }
+  // The bytes the fast path reads (round keys, HMAC states, GHASH powers), as at most two
+  // ranges the backend names once, at key set-up. The session keeps a copy beside its key
+  // (DerivedKey), so that the bursts across many sessions prefetch them (session.cc) without
+  // reading this object's own first line, which the fast path never needs.
+  struct HotBytes {
+    const uint8_t* first = nullptr;
+    const uint8_t* second = nullptr;
+    uint32_t first_bytes = 0;
+    uint32_t second_bytes = 0;
+  };
+  const HotBytes& hot() const noexcept { return hot_; }
 
  protected:
   void set_hot(const void* first, std::size_t bytes, const void* second = nullptr,
                std::size_t second_bytes = 0) noexcept {
-    hot_[0] = Range{static_cast<const uint8_t*>(first), clamp(bytes)};
-    hot_[1] = Range{static_cast<const uint8_t*>(second), second ? clamp(second_bytes) : 0};
+    hot_ = HotBytes{static_cast<const uint8_t*>(first), static_cast<const uint8_t*>(second),
+                    clamp(bytes), second ? clamp(second_bytes) : 0};
   }
 
  private:
-  struct Range {
-    const uint8_t* first = nullptr;
-    uint32_t bytes = 0;
-  };
   static constexpr std::size_t kMaxHotBytes = 1024;
   static uint32_t clamp(std::size_t n) noexcept {
     return static_cast<uint32_t>(n < kMaxHotBytes ? n : kMaxHotBytes);
   }
-  Range hot_[2];
+  HotBytes hot_;
 };
+
+// Starts loading a key's hot bytes: one stage of the prefetching of bursts across sessions.
+inline void prefetch(const KeyContext::HotBytes& h) noexcept {
+  for (uint32_t off = 0; off < h.first_bytes; off += 64) {
+    srtpgate::detail::prefetch_line(h.first + off);
+  }
+  for (uint32_t off = 0; off < h.second_bytes; off += 64) {
+    srtpgate::detail::prefetch_line(h.second + off);
+  }
+}
 
 // AES-CM encryption (RFC 3711 §4.1.1) and HMAC-SHA1 (RFC 3711 §4.2.1) of one packet.
 // Plain aggregates without member initialisers: the burst kernels keep arrays of them on the
 // stack, and zeroing those on every burst would cost more than filling them.
 struct CtrHmacOp {
   const KeyContext* key;
+  uint32_t key_bytes;  // 16 or 32, from the profile: the engine need not read it from `key`
   uint8_t* cipher;  // encrypted or decrypted in place
   uint32_t cipher_len;
   uint32_t auth_len;
@@ -65,6 +73,7 @@ struct CtrHmacOp {
 // AES-GCM (RFC 7714 §8, §9) of one packet.
 struct GcmOp {
   const KeyContext* key;
+  uint32_t key_bytes;  // 16 or 32, as in CtrHmacOp
   uint8_t* data;  // plaintext or ciphertext, in place (tag not included)
   uint32_t len;
   uint32_t aad_len;

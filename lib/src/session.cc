@@ -56,6 +56,9 @@ Result<std::unique_ptr<DerivedKey>> SessionImpl::derive(const MasterKey& key) co
   dk->rtcp =
       make(KdfLabel::rtcp_encryption, KdfLabel::rtcp_auth, KdfLabel::rtcp_salt, dk->rtcp_salt);
   secure_zero(buf.data(), buf.size());
+  if (dk->rtp) {
+    dk->rtp_hot = dk->rtp->hot();
+  }
   if (!dk->rtp || !dk->rtcp) {
     return make_error("the crypto backend could not set up the session keys");
   }
@@ -140,7 +143,7 @@ std::size_t run_chunks(SessionImpl& s, std::span<PacketView> pkts, std::span<Sta
 }
 
 // Bursts across many sessions: a packet's session state is a chain of dependent loads (the
-// session, its active key and stream slot, the stream, the key's expanded form), and
+// session, its active key and stream slot, the stream and the key's expanded form), and
 // with a million sessions every link is a cache miss. Walking the chunk once per link, starting
 // every packet's load before the first one is needed, overlaps the misses of all packets instead
 // of paying them one after another (the staged prefetching of VPP's nodes and of rte_hash's bulk
@@ -168,17 +171,12 @@ void prefetch_session_state(SessionImpl* const* impls, std::span<const PacketVie
     impls[i]->streams.prefetch_slot(ssrc[i]);
     srtpgate::detail::prefetch_line(impls[i]->active_key);
   }
-  // Stage 3: the stream with its replay window, and the first line of the key's expanded form.
+  // Stage 3: the stream with its replay window, and the bytes of the key's expanded form that a
+  // packet reads (named in the key's SRTP line, engine.h).
   for (std::size_t i = 0; i < m; ++i) {
     SessionImpl& s = *impls[i];
     s.streams.prefetch_stream(ssrc[i]);
-    srtpgate::detail::prefetch_line(s.active_key->rtp.get());
-  }
-  // Stage 4: the rest of the expanded form (its first line names the rest, engine.h).
-  for (std::size_t i = 0; i < m; ++i) {
-    if (const auto* k = impls[i]->active_key->rtp.get()) {
-      k->prefetch();
-    }
+    crypto::prefetch(s.active_key->rtp_hot);
   }
 }
 

@@ -15,14 +15,16 @@ namespace srtpgate::srtp::detail {
 // Session keys derived from one master key (RFC 3711 §4.3), in the backend's expanded form,
 // and how much of its lifetime is used (RFC 3711 §9.2). What an SRTP packet reads and writes
 // (the SRTP key, salt, limit and count) comes first, in one cache line: with a million sessions
-// every line a packet touches is a miss, and the burst prefetches only this one (session.cc).
+// every line a packet touches is a miss, and from this line the burst prefetches the expanded
+// key's hot bytes directly (session.cc).
 struct alignas(64) DerivedKey {
   std::unique_ptr<crypto::KeyContext> rtp;
   std::array<uint8_t, 16> rtp_salt{};  // 14 bytes (AES-CM) or 12 (GCM) used; the rest zero
   uint64_t srtp_limit = 0;
   uint64_t srtp_packets = 0;
+  crypto::KeyContext::HotBytes rtp_hot;  // rtp->hot()
+  // Line 2: the MKI (read only when the session has MKIs) and SRTCP, a few packets per second.
   std::vector<uint8_t> mki;
-  // Line 2: SRTCP, a few packets per second per call.
   std::unique_ptr<crypto::KeyContext> rtcp;
   std::array<uint8_t, 16> rtcp_salt{};
   uint64_t srtcp_limit = 0;
@@ -33,7 +35,7 @@ struct alignas(64) DerivedKey {
   DerivedKey& operator=(const DerivedKey&) = delete;
   ~DerivedKey();
 };
-static_assert(offsetof(DerivedKey, mki) + sizeof(std::vector<uint8_t>) <= 64,
+static_assert(offsetof(DerivedKey, rtp_hot) + sizeof(crypto::KeyContext::HotBytes) <= 64,
               "an SRTP packet's part of a key must fit one cache line");
 
 // Laid out for the burst across many sessions: everything a packet reads sits in the first

@@ -69,12 +69,12 @@ std::size_t protect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status
       gcm_iv(iv[j], key.rtcp_salt, ssrc, index);
       std::memcpy(aad[j], p.data, 8);
       store_be32(aad[j] + 8, eindex[j]);
-      gcm[j] = crypto::GcmOp{key.rtcp.get(), p.data + 8,    p.len - 8,          12u,
+      gcm[j] = crypto::GcmOp{key.rtcp.get(), s.pp.master_key_len, p.data + 8,    p.len - 8,          12u,
                              aad[j],         iv[j],         p.data + p.len,     false};
     } else {
       ctr_iv(iv[j], key.rtcp_salt, ssrc, index);
       store_be32(p.data + p.len, eindex[j]);
-      cm[j] = crypto::CtrHmacOp{key.rtcp.get(), p.data + 8, p.len - 8, p.len + 4u,
+      cm[j] = crypto::CtrHmacOp{key.rtcp.get(), s.pp.master_key_len, p.data + 8, p.len - 8, p.len + 4u,
                                 p.data,         tags[j],    iv[j]};
     }
   }
@@ -175,13 +175,13 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
       if (encrypted[j]) {
         std::memcpy(aad[j], p.data, 8);
         store_be32(aad[j] + 8, e_index);
-        gcm[j] = crypto::GcmOp{key->rtcp.get(), p.data + 8, static_cast<uint32_t>(payload_end - 8),
+        gcm[j] = crypto::GcmOp{key->rtcp.get(), s.pp.master_key_len, p.data + 8, static_cast<uint32_t>(payload_end - 8),
                                12u, aad[j], iv[j], received[j], false};
       } else {
         // RFC 7714 §9.3: unencrypted SRTCP authenticates the whole packet and E+index as AAD.
         // Move E+index next to the packet (over the saved tag) so the AAD is contiguous.
         store_be32(p.data + payload_end, e_index);
-        gcm[j] = crypto::GcmOp{key->rtcp.get(), p.data + payload_end, 0u,
+        gcm[j] = crypto::GcmOp{key->rtcp.get(), s.pp.master_key_len, p.data + payload_end, 0u,
                                static_cast<uint32_t>(payload_end + 4), p.data, iv[j],
                                received[j], false};
       }
@@ -191,7 +191,7 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
         computed[j][b] = static_cast<uint8_t>(~received[j][b]);
       }
       ctr_iv(iv[j], key->rtcp_salt, sender, idx);
-      cm[j] = crypto::CtrHmacOp{key->rtcp.get(),
+      cm[j] = crypto::CtrHmacOp{key->rtcp.get(), s.pp.master_key_len,
                                 p.data + 8,
                                 static_cast<uint32_t>(payload_end - 8),
                                 static_cast<uint32_t>(eidx_pos + 4),

@@ -138,6 +138,7 @@ std::size_t protect(const Sessions& sessions, std::span<PacketView> pkts,
       gcm_iv(iv[j], key->rtp_salt, h->ssrc, index);
       // RFC 7714 §8.2: AAD is the header; the tag follows the ciphertext.
       gcm[j] = crypto::GcmOp{key->rtp.get(),
+                             s.pp.master_key_len,
                              p.data + h->header_len,
                              p.len - h->header_len,
                              h->header_len,
@@ -147,7 +148,9 @@ std::size_t protect(const Sessions& sessions, std::span<PacketView> pkts,
                              false};
       // Sealing cannot fail, so the packet is finished here, while it is in cache: the MKI
       // goes after the tag the seal will write.
-      copy_small(p.data + p.len + 16, key->mki.data(), mki_len);
+      if (mki_len != 0) {  // the MKI is not on the key's SRTP line
+        copy_small(p.data + p.len + 16, key->mki.data(), mki_len);
+      }
       p.len += static_cast<uint32_t>(16 + mki_len);
       s.stats.rtp_bytes += p.len;
     } else {
@@ -156,6 +159,7 @@ std::size_t protect(const Sessions& sessions, std::span<PacketView> pkts,
       // tailroom (where the MKI and tag go) only while the tag is computed.
       store_be32(p.data + p.len, static_cast<uint32_t>(index >> 16));
       cm[j] = crypto::CtrHmacOp{key->rtp.get(),
+                                s.pp.master_key_len,
                                 p.data + h->header_len,
                                 p.len - h->header_len,
                                 p.len + 4u,
@@ -184,7 +188,9 @@ std::size_t protect(const Sessions& sessions, std::span<PacketView> pkts,
         key = cur.s->active_key;
       }
       PacketView& p = pkts[op_pkt[j]];
-      copy_small(p.data + p.len, key->mki.data(), cur.mki_len);
+      if (cur.mki_len != 0) {
+        copy_small(p.data + p.len, key->mki.data(), cur.mki_len);
+      }
       copy_small(p.data + p.len + cur.mki_len, tags[j], cur.tag_len);
       p.len += static_cast<uint32_t>(cur.mki_len + cur.tag_len);
       cur.s->stats.rtp_bytes += p.len;
@@ -348,6 +354,7 @@ std::size_t unprotect_until_split(const Sessions& sessions, std::span<PacketView
     if constexpr (kAead) {
       gcm_iv(iv[j], key->rtp_salt, h->ssrc, idx);
       gcm[j] = crypto::GcmOp{key->rtp.get(),
+                             s.pp.master_key_len,
                              p.data + h->header_len,
                              static_cast<uint32_t>(payload_end - h->header_len),
                              h->header_len,
@@ -366,6 +373,7 @@ std::size_t unprotect_until_split(const Sessions& sessions, std::span<PacketView
       // ROC overwrites the MKI/tag bytes, which were saved above.
       store_be32(p.data + payload_end, static_cast<uint32_t>(idx >> 16));
       cm[j] = crypto::CtrHmacOp{key->rtp.get(),
+                                s.pp.master_key_len,
                                 p.data + h->header_len,
                                 static_cast<uint32_t>(payload_end - h->header_len),
                                 static_cast<uint32_t>(payload_end + 4),

@@ -33,8 +33,8 @@ using ImbMgrPtr = std::unique_ptr<IMB_MGR, ImbMgrDeleter>;
 
 class CtrHmacKey final : public KeyContext {
  public:
-  // Every packet reads key_len (cipher_burst): it sits in the first line, beside the vptr and
-  // the hot ranges that prefetch() reads, so it is never a miss of its own with many sessions.
+  // Set-up only: the fast path takes a key's size from its op (engine.h) and never reads the
+  // object's first line, where this sits.
   uint64_t key_len = 0;
   // Then what a packet reads, in as few lines as the key allows: both HMAC states in one line,
   // then the round keys (176 bytes for AES-128, 240 for AES-256); counter mode never uses the
@@ -58,7 +58,7 @@ class CtrHmacKey final : public KeyContext {
 
 class GcmKey final : public KeyContext {
  public:
-  // Read by every packet: in the first line, as in CtrHmacKey.
+  // Set-up only, as in CtrHmacKey.
   uint64_t key_len = 0;
   alignas(64) struct gcm_key_data data;
   ~GcmKey() override { secure_zero(&data, sizeof data); }
@@ -182,7 +182,7 @@ class IpsecMbEngine final : public Engine {
     IMB_MGR* m = wide_.get();
     for (GcmOp& op : ops) {
       const auto* k = static_cast<const GcmKey*>(op.key);
-      if (k->key_len == 16) {
+      if (op.key_bytes == 16) {
         IMB_AES128_GCM_ENC(m, &k->data, &gcm_ctx_, op.data, op.data, op.len, op.iv, op.aad,
                            op.aad_len, op.tag, 16);
       } else {
@@ -198,7 +198,7 @@ class IpsecMbEngine final : public Engine {
     alignas(16) uint8_t tag[16];
     for (GcmOp& op : ops) {
       const auto* k = static_cast<const GcmKey*>(op.key);
-      if (k->key_len == 16) {
+      if (op.key_bytes == 16) {
         IMB_AES128_GCM_DEC(m, &k->data, &gcm_ctx_, op.data, op.data, op.len, op.iv, op.aad,
                            op.aad_len, tag, 16);
       } else {
@@ -231,10 +231,10 @@ class IpsecMbEngine final : public Engine {
   void cipher_burst(std::span<CtrHmacOp> ops, uint64_t key_len, IMB_KEY_SIZE_BYTES size) noexcept {
     uint32_t n = 0;
     for (const CtrHmacOp& op : ops) {
-      const auto* k = static_cast<const CtrHmacKey*>(op.key);
-      if (k->key_len != key_len || op.cipher_len == 0) {
+      if (op.key_bytes != key_len || op.cipher_len == 0) {
         continue;
       }
+      const auto* k = static_cast<const CtrHmacKey*>(op.key);
       fill_cipher(&jobs_[n++], k->enc_keys, key_len, op.cipher, op.cipher_len, op.iv,
                   IMB_DIR_ENCRYPT);
     }
