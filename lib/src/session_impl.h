@@ -39,7 +39,7 @@ static_assert(offsetof(DerivedKey, rtp_hot) + sizeof(crypto::KeyContext::HotByte
               "an SRTP packet's part of a key must fit one cache line");
 
 // Laid out for the burst across many sessions: everything a packet reads sits in the first
-// kSessionHotBytes (three cache lines), then the counters it writes, then what only set-up,
+// kSessionHotBytes (two cache lines), then the counters it writes, then what only set-up,
 // tear-down and packets with an MKI use. session.cc prefetches the hot lines and the first line of `stats`.
 struct alignas(64) SessionImpl final : Session {
   SessionImpl(std::shared_ptr<crypto::Engine> e, const SessionConfig& c, uint64_t seed)
@@ -93,7 +93,7 @@ struct alignas(64) SessionImpl final : Session {
   Result<std::unique_ptr<DerivedKey>> derive(const MasterKey& key) const;
 };
 inline constexpr std::size_t kSessionHotBytes = offsetof(SessionImpl, stats);
-static_assert(kSessionHotBytes <= 192, "a packet's part of a session must fit three lines");
+static_assert(kSessionHotBytes <= 128, "a packet's part of a session must fit two lines");
 
 // Burst kernels, one chunk of at most Session::kMaxBurst packets each.
 std::size_t protect_rtp_chunk(SessionImpl& s, std::span<PacketView> pkts,

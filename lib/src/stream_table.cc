@@ -5,16 +5,17 @@
 namespace srtpgate::srtp::detail {
 
 StreamTable::StreamTable(uint32_t max_streams, uint32_t replay_window, uint64_t hash_seed)
-    : streams_(max_streams),
-      slots_(std::bit_ceil(max_streams * 2u)),
+    : slots_(std::make_unique<Slot[]>(std::bit_ceil(max_streams * 2u))),
+      streams_(std::make_unique<Stream[]>(max_streams)),
+      window_words_(std::make_unique<uint64_t[]>(
+          std::size_t{max_streams} * ReplayWindow::words_for(replay_window) * 2)),
       seed_(hash_seed | 1),
       words_per_stream_(ReplayWindow::words_for(replay_window) * 2),
-      slot_mask_(static_cast<uint32_t>(slots_.size() - 1)) {
+      slot_mask_(std::bit_ceil(max_streams * 2u) - 1) {
   const uint32_t words = ReplayWindow::words_for(replay_window);
-  window_words_.assign(std::size_t{max_streams} * words * 2, 0);
   free_.reserve(max_streams);
   for (uint32_t i = 0; i < max_streams; ++i) {
-    uint64_t* base = window_words_.data() + std::size_t{i} * words * 2;
+    uint64_t* base = window_words_.get() + std::size_t{i} * words * 2;
     streams_[i].rtp.attach(base, replay_window);
     streams_[i].rtcp.attach(base + words, replay_window);
     free_.push_back(max_streams - 1 - i);
