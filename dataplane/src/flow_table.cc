@@ -36,9 +36,9 @@ bool same_key(const FlowKey& a, const FlowKey& b) noexcept {
   return diff == 0;
 }
 
-// MemAvailable from /proc/meminfo: what can be allocated without swapping. Unlimited when it
-// cannot be read (the mapping and its faulting-in then decide).
-std::size_t available_memory_bytes() {
+}  // namespace
+
+std::size_t available_memory_bytes() noexcept {
   std::FILE* f = std::fopen("/proc/meminfo", "r");
   if (f == nullptr) {
     return SIZE_MAX;
@@ -52,8 +52,6 @@ std::size_t available_memory_bytes() {
   std::fclose(f);
   return found ? kib * 1024 : SIZE_MAX;
 }
-
-}  // namespace
 
 Result<std::unique_ptr<FlowTable>> FlowTable::create(const std::string& name, uint32_t capacity,
                                                      int socket) {

@@ -9,6 +9,7 @@
 // bursts of 32, against this table's figures in bench/flow_lookup_bench.cc (docs/performance.md).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17,6 +18,11 @@
 #include "srtpgate/result.h"
 
 namespace srtpgate::dp::detail {
+
+// MemAvailable from /proc/meminfo: what can be allocated without swapping. SIZE_MAX when it
+// cannot be read (the mapping and its faulting-in then decide). FlowTable::create refuses a
+// table larger than this when the EAL has no hugepages.
+std::size_t available_memory_bytes() noexcept;
 
 class FlowTable {
  public:

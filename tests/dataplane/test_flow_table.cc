@@ -95,26 +95,12 @@ TEST(FlowTable, RejectsBadParameters) {
   EXPECT_FALSE(huge);
 }
 
-// MemAvailable in bytes, 0 when /proc/meminfo cannot be read.
-uint64_t available_memory() {
-  std::FILE* f = std::fopen("/proc/meminfo", "r");
-  if (f == nullptr) return 0;
-  char line[128];
-  uint64_t kib = 0;
-  bool found = false;
-  while (!found && std::fgets(line, sizeof line, f) != nullptr) {
-    found = std::sscanf(line, "MemAvailable: %" SCNu64 " kB", &kib) == 1;
-  }
-  std::fclose(f);
-  return kib * 1024;
-}
-
 // A table larger than the memory there is fails with advice, not later with the OOM killer:
 // with hugepages the EAL's -m limits it, without them what the host has available.
 TEST(FlowTable, RefusesMoreThanTheMemoryThereIs) {
   constexpr uint64_t kTooBigBytes = (uint64_t{1} << 29) * 64;  // 1 << 28 flows: 32 GiB
-  if (rte_eal_has_hugepages() == 0 && available_memory() > kTooBigBytes) {
-    GTEST_SKIP() << "this host has " << (available_memory() >> 30)
+  if (rte_eal_has_hugepages() == 0 && available_memory_bytes() > kTooBigBytes) {
+    GTEST_SKIP() << "this host has " << (available_memory_bytes() >> 30)
                  << " GiB available, so the largest table (32 GiB) fits and is not refused; "
                     "the refusal is tested on hosts with less";
   }
