@@ -40,7 +40,8 @@ static_assert(offsetof(DerivedKey, rtp_hot) + sizeof(crypto::KeyContext::HotByte
 
 // Laid out for the burst across many sessions: everything a packet reads sits in the first
 // kSessionHotBytes (two cache lines), then the counters it writes, then what only set-up,
-// tear-down and packets with an MKI use. session.cc prefetches the hot lines and the first line of `stats`.
+// tear-down and packets with an MKI use. session.cc prefetches the hot lines and the first
+// line of `stats`.
 struct alignas(64) SessionImpl final : Session {
   SessionImpl(std::shared_ptr<crypto::Engine> e, const SessionConfig& c, uint64_t seed)
       : engine(e.get()),

@@ -69,13 +69,13 @@ std::size_t protect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status
       gcm_iv(iv[j], key.rtcp_salt, ssrc, index);
       std::memcpy(aad[j], p.data, 8);
       store_be32(aad[j] + 8, eindex[j]);
-      gcm[j] = crypto::GcmOp{key.rtcp.get(), s.pp.master_key_len, p.data + 8,    p.len - 8,          12u,
-                             aad[j],         iv[j],         p.data + p.len,     false};
+      gcm[j] = crypto::GcmOp{key.rtcp.get(), s.pp.master_key_len, p.data + 8, p.len - 8, 12u,
+                             aad[j], iv[j], p.data + p.len, false};
     } else {
       ctr_iv(iv[j], key.rtcp_salt, ssrc, index);
       store_be32(p.data + p.len, eindex[j]);
-      cm[j] = crypto::CtrHmacOp{key.rtcp.get(), s.pp.master_key_len, p.data + 8, p.len - 8, p.len + 4u,
-                                p.data,         tags[j],    iv[j]};
+      cm[j] = crypto::CtrHmacOp{key.rtcp.get(), s.pp.master_key_len, p.data + 8, p.len - 8,
+                                p.len + 4u, p.data, tags[j], iv[j]};
     }
   }
 
@@ -175,8 +175,9 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
       if (encrypted[j]) {
         std::memcpy(aad[j], p.data, 8);
         store_be32(aad[j] + 8, e_index);
-        gcm[j] = crypto::GcmOp{key->rtcp.get(), s.pp.master_key_len, p.data + 8, static_cast<uint32_t>(payload_end - 8),
-                               12u, aad[j], iv[j], received[j], false};
+        gcm[j] = crypto::GcmOp{key->rtcp.get(), s.pp.master_key_len, p.data + 8,
+                               static_cast<uint32_t>(payload_end - 8), 12u, aad[j], iv[j],
+                               received[j], false};
       } else {
         // RFC 7714 §9.3: unencrypted SRTCP authenticates the whole packet and E+index as AAD.
         // Move E+index next to the packet (over the saved tag) so the AAD is contiguous.
@@ -191,7 +192,8 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
         computed[j][b] = static_cast<uint8_t>(~received[j][b]);
       }
       ctr_iv(iv[j], key->rtcp_salt, sender, idx);
-      cm[j] = crypto::CtrHmacOp{key->rtcp.get(), s.pp.master_key_len,
+      cm[j] = crypto::CtrHmacOp{key->rtcp.get(),
+                                s.pp.master_key_len,
                                 p.data + 8,
                                 static_cast<uint32_t>(payload_end - 8),
                                 static_cast<uint32_t>(eidx_pos + 4),
