@@ -455,7 +455,8 @@ def main():
                          "^(srtpgate|libsrtp2)_protect/AES_CM_128_HMAC_SHA1_80/160/1$" % prof_re,
                          min_time, os.path.join(tmp, "core.json"))
     _, dp = run_gbench(os.path.join(bench, "srtpgate-dp-bench"),
-                       "^(io_forward|dp_forward)|^(crypto_only|dp)_(un)?protect/%s/" % prof_re,
+                       "^(io_forward|dp_forward|memory_random_line)|"
+                       "^(crypto_only|dp)_(un)?protect/%s/" % prof_re,
                        min_time, os.path.join(tmp, "dp.json"))
     _, lookup = run_gbench(os.path.join(bench, "srtpgate-flow-lookup-bench"), ".",
                            min_time, os.path.join(tmp, "lookup.json"))
