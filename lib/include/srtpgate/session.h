@@ -77,6 +77,7 @@ class Session {
   // `delete session` (as std::unique_ptr does) destroys the whole session and zeroizes every
   // derived key.
   static void operator delete(Session* session, std::destroying_delete_t) noexcept;
+  ~Session() = default;  // nothing: the destroying delete above destroys the session's state
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -146,7 +147,6 @@ class Session {
   static void* operator new(std::size_t bytes, std::align_val_t alignment);
   static void operator delete(void* p, std::align_val_t alignment) noexcept;  // a failed create
   Session() = default;
-  ~Session() = default;
   detail::SessionImpl& impl() noexcept;
   const detail::SessionImpl& impl() const noexcept;
 };
