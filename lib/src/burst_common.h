@@ -74,16 +74,17 @@ inline Stream* stream_for(SessionImpl& s, uint32_t ssrc, Stream*& last, Status& 
 
 // Unprotect, after a packet's tag verified: its stream (created now if new), the replay check
 // again (an earlier packet of the same burst may have carried the same index), and the commit
-// into `window` (the SRTP or the SRTCP one). Status::ok means the window moved; `last` is then
+// into the stream's SRTP or SRTCP window. Status::ok means the window moved; `last` is then
 // the packet's stream.
-inline Status commit_verified(SessionImpl& s, uint32_t ssrc, uint64_t index,
-                              ReplayWindow Stream::*window, Stream*& last) noexcept {
+enum class WindowOf : bool { srtp, srtcp };
+inline Status commit_verified(SessionImpl& s, uint32_t ssrc, uint64_t index, WindowOf which,
+                              Stream*& last) noexcept {
   Status why = Status::ok;
   Stream* str = stream_for(s, ssrc, last, why);
   if (str == nullptr) {
     return why;
   }
-  ReplayWindow& w = str->*window;
+  ReplayWindow& w = which == WindowOf::srtp ? str->rtp : s.streams.rtcp(*str).window;
   why = w.check(index);
   if (why == Status::ok) {
     w.commit(index);
@@ -105,7 +106,7 @@ inline IndexAnchor anchor_of(const Stream* s) noexcept {
   if (s != nullptr) {
     a.started = s->rtp.started();
     a.top = s->rtp.top();
-    a.preset_roc = s->roc_preset ? s->preset_roc : 0;
+    a.preset_roc = s->preset_roc;
   }
   return a;
 }

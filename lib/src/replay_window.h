@@ -21,14 +21,15 @@ class ReplayWindow {
   void attach(uint64_t* words, uint32_t window) noexcept;
   void reset() noexcept;
 
-  bool started() const noexcept { return started_; }
-  uint64_t top() const noexcept { return top_; }
+  bool started() const noexcept { return top_plus_one_ != 0; }
+  // The highest index committed; meaningful once started().
+  uint64_t top() const noexcept { return top_plus_one_ - 1; }
 
   Status check(uint64_t index) const noexcept {
-    if (!started_ || index > top_) {
+    if (index >= top_plus_one_) {  // past the top, or the first packet
       return Status::ok;
     }
-    if (top_ - index >= window_) {
+    if (top_plus_one_ - 1 - index >= window_) {
       return Status::replay_old;
     }
     const uint64_t bit = index & bit_mask_;
@@ -39,29 +40,32 @@ class ReplayWindow {
   void commit(uint64_t index) noexcept;
 
  private:
+  // 24 bytes, so that a stream's SRTP state and a 128-packet window share one cache line
+  // (stream_table.h).
   uint64_t* words_ = nullptr;
-  uint64_t top_ = 0;
-  uint64_t bit_mask_ = 0;  // bits - 1
+  // The highest index committed, plus one; 0 before the first commit. Indices stay below 2^48
+  // (SRTP, RFC 3711 §3.3.1) or 2^31 (SRTCP), so the sum never wraps.
+  uint64_t top_plus_one_ = 0;
+  uint32_t bit_mask_ = 0;  // bits - 1; at most 65535 (a 32768-packet window)
   uint32_t window_ = 0;
-  bool started_ = false;
 };
 
 inline void ReplayWindow::commit(uint64_t index) noexcept {
-  const uint64_t nwords = (bit_mask_ + 1) >> 6;
+  const uint64_t nwords = (uint64_t{bit_mask_} + 1) >> 6;
   const uint64_t word_mask = nwords - 1;
-  if (!started_) {
-    started_ = true;
-    top_ = index;
-  } else if (index > top_) {
-    if (index - top_ > bit_mask_) {
+  if (top_plus_one_ != 0 && index >= top_plus_one_) {
+    const uint64_t top = top_plus_one_ - 1;
+    if (index - top > bit_mask_) {
       std::memset(words_, 0, nwords * 8);
     } else {
       // Words entered for the first time hold only indices older than the window: clear them.
-      for (uint64_t w = (top_ >> 6) + 1; w <= (index >> 6); ++w) {
+      for (uint64_t w = (top >> 6) + 1; w <= (index >> 6); ++w) {
         words_[w & word_mask] = 0;
       }
     }
-    top_ = index;
+  }
+  if (index >= top_plus_one_) {  // the new top (always, for the first packet)
+    top_plus_one_ = index + 1;
   }
   const uint64_t bit = index & bit_mask_;
   words_[bit >> 6] |= uint64_t{1} << (bit & 63);

@@ -374,7 +374,6 @@ Result<void> Session::set_roc(uint32_t ssrc, uint32_t roc) {
     s->rtp.reset();
     s->rtp.commit((uint64_t{roc} << 16) | seq);
   } else {
-    s->roc_preset = true;
     s->preset_roc = roc;
   }
   return {};
@@ -386,7 +385,7 @@ std::optional<uint32_t> Session::roc(uint32_t ssrc) const {
     return std::nullopt;
   }
   if (!s->rtp.started()) {
-    return s->roc_preset ? s->preset_roc : 0;
+    return s->preset_roc;
   }
   return static_cast<uint32_t>(s->rtp.top() >> 16);
 }

@@ -54,11 +54,12 @@ std::size_t protect(SessionImpl& s, std::span<PacketView> pkts, std::span<Status
       continue;
     }
     // RFC 3711 §3.3.2: the 31-bit SRTCP index must not wrap under one master key.
-    if (str->rtcp_next_index > kMaxSrtcpIndex) {
+    RtcpStream& rtcp = s.streams.rtcp(*str);
+    if (rtcp.next_index > kMaxSrtcpIndex) {
       st[i] = Status::key_expired;
       continue;
     }
-    const uint32_t index = str->rtcp_next_index++;
+    const uint32_t index = rtcp.next_index++;
     ++key.srtcp_packets;
 
     const std::size_t j = nops++;
@@ -155,7 +156,7 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
         continue;
       }
     } else {
-      const Status why = str->rtcp.check(idx);
+      const Status why = s.streams.rtcp(*str).window.check(idx);
       if (why != Status::ok) {
         st[i] = why;
         continue;
@@ -223,7 +224,7 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
       continue;
     }
     const Status committed_status =
-        commit_verified(s, ssrc[j], index[j], &Stream::rtcp, committed);
+        commit_verified(s, ssrc[j], index[j], WindowOf::srtcp, committed);
     if (committed_status != Status::ok) {
       st[i] = committed_status;
       continue;

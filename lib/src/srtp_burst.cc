@@ -128,7 +128,6 @@ std::size_t protect(const Sessions& sessions, std::span<PacketView> pkts,
     }
     // The sender's own state moves at once: nothing after this point can fail.
     str->rtp.commit(index);
-    str->roc_preset = false;
     ++key->srtp_packets;
 
     const std::size_t j = nops++;
@@ -412,12 +411,12 @@ std::size_t unprotect_until_split(const Sessions& sessions, std::span<PacketView
       continue;
     }
     SessionImpl& s = *cur.s;
-    const Status committed_status = commit_verified(s, ssrc[j], index[j], &Stream::rtp, committed);
+    const Status committed_status =
+        commit_verified(s, ssrc[j], index[j], WindowOf::srtp, committed);
     if (committed_status != Status::ok) {
       st[i] = committed_status;
       continue;
     }
-    committed->roc_preset = false;
     ++keys[j]->srtp_packets;
     st[i] = Status::ok;
     pkts[i].len = plain_len[j];

@@ -1,23 +1,35 @@
 #include "stream_table.h"
 
 #include <bit>
+#include <new>
 
 namespace srtpgate::srtp::detail {
 
+namespace {
+
+// Bytes of one half of a stream's record: the state, then its window's words, in whole lines.
+uint32_t half_record_bytes(uint32_t replay_window) {
+  const uint32_t bytes = kStreamStateBytes + ReplayWindow::words_for(replay_window) * 8;
+  return (bytes + 63) / 64 * 64;
+}
+
+}  // namespace
+
 StreamTable::StreamTable(uint32_t max_streams, uint32_t replay_window, uint64_t hash_seed)
     : slots_(std::make_unique<Slot[]>(std::bit_ceil(max_streams * 2u))),
-      streams_(std::make_unique<Stream[]>(max_streams)),
-      window_words_(std::make_unique<uint64_t[]>(
-          std::size_t{max_streams} * ReplayWindow::words_for(replay_window) * 2)),
+      records_(std::make_unique<Line[]>(std::size_t{max_streams} * 2 *
+                                        half_record_bytes(replay_window) / 64)),
       seed_(hash_seed | 1),
-      words_per_stream_(ReplayWindow::words_for(replay_window) * 2),
+      half_(half_record_bytes(replay_window)),
       slot_mask_(std::bit_ceil(max_streams * 2u) - 1) {
-  const uint32_t words = ReplayWindow::words_for(replay_window);
   free_.reserve(max_streams);
   for (uint32_t i = 0; i < max_streams; ++i) {
-    uint64_t* base = window_words_.get() + std::size_t{i} * words * 2;
-    streams_[i].rtp.attach(base, replay_window);
-    streams_[i].rtcp.attach(base + words, replay_window);
+    std::byte* srtp = record(i);
+    std::byte* srtcp = srtp + half_;
+    auto* s = new (srtp) Stream{};
+    auto* r = new (srtcp) RtcpStream{};
+    s->rtp.attach(reinterpret_cast<uint64_t*>(srtp + kStreamStateBytes), replay_window);
+    r->window.attach(reinterpret_cast<uint64_t*>(srtcp + kStreamStateBytes), replay_window);
     free_.push_back(max_streams - 1 - i);
   }
 }
@@ -28,13 +40,12 @@ Stream* StreamTable::insert(uint32_t ssrc) noexcept {
   }
   const uint32_t idx = free_.back();
   free_.pop_back();  // no allocation: capacity was reserved
-  Stream& s = streams_[idx];
+  Stream& s = *stream_at(idx);
   s.ssrc = ssrc;
-  s.roc_preset = false;
   s.preset_roc = 0;
-  s.rtcp_next_index = 0;
   s.rtp.reset();
-  s.rtcp.reset();
+  rtcp(s).next_index = 0;
+  rtcp(s).window.reset();
   uint32_t slot = home(ssrc);
   while (slots_[slot].stream_plus_one != 0) {
     slot = (slot + 1) & slot_mask_;
@@ -56,8 +67,8 @@ bool StreamTable::remove(uint32_t ssrc) noexcept {
     slot = (slot + 1) & slot_mask_;
   }
   const uint32_t idx = slots_[slot].stream_plus_one - 1;
-  streams_[idx].rtp.reset();
-  streams_[idx].rtcp.reset();
+  stream_at(idx)->rtp.reset();
+  rtcp(*stream_at(idx)).window.reset();
   free_.push_back(idx);
   --size_;
   // Backward-shift deletion keeps linear probing free of tombstones.

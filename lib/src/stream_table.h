@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
+#include <type_traits>
 #include <vector>
 
 #include "prefetch.h"
@@ -12,19 +14,33 @@
 
 namespace srtpgate::srtp::detail {
 
-// An SRTP packet reads the fields up to `rtcp` (prefetch_stream relies on the order).
+// A stream's SRTP state. Its replay window's words follow it in the same record
+// (StreamTable), so with the default 128-packet window an SRTP packet reads one cache line of
+// stream state: 32 bytes here, 32 of window.
 struct Stream {
   uint32_t ssrc = 0;
-  // set_roc() before the first packet: the ROC to assume until a packet sets the sequence.
-  bool roc_preset = false;
+  // set_roc() before the first packet: the ROC to assume until a packet sets the index.
   uint32_t preset_roc = 0;
-  // SRTP: the window's top is the highest packet index i = 2^16 * ROC + SEQ (RFC 3711 §3.3.1).
+  // The window's top is the highest packet index i = 2^16 * ROC + SEQ (RFC 3711 §3.3.1).
   ReplayWindow rtp;
-  // SRTCP: the highest received SRTCP index (inbound) ...
-  ReplayWindow rtcp;
-  // ... and the next index to send (outbound, RFC 3711 §3.3.2: starts at 0, 31 bits).
-  uint32_t rtcp_next_index = 0;
 };
+// Each state takes this many bytes at the head of its record; its window's words follow.
+inline constexpr std::size_t kStreamStateBytes = 32;
+static_assert(sizeof(Stream) == kStreamStateBytes,
+              "a stream's SRTP state and a 128-packet window share a line");
+
+// A stream's SRTCP state, in a record of its own beside the SRTP one (a few RTCP packets a
+// second per call read it).
+struct RtcpStream {
+  // Inbound: the highest received SRTCP index ...
+  ReplayWindow window;
+  // ... outbound: the next index to send (RFC 3711 §3.3.2: starts at 0, 31 bits).
+  uint32_t next_index = 0;
+};
+static_assert(sizeof(RtcpStream) <= kStreamStateBytes);
+// Records are reused without running destructors (StreamTable).
+static_assert(std::is_trivially_destructible_v<Stream> &&
+              std::is_trivially_destructible_v<RtcpStream>);
 
 class StreamTable {
  public:
@@ -38,7 +54,7 @@ class StreamTable {
         return nullptr;
       }
       if (slots_[slot].ssrc == ssrc) {
-        return &streams_[idx - 1];
+        return stream_at(idx - 1);
       }
       slot = (slot + 1) & slot_mask_;
     }
@@ -46,21 +62,26 @@ class StreamTable {
   const Stream* find(uint32_t ssrc) const noexcept {
     return const_cast<StreamTable*>(this)->find(ssrc);
   }
+  // The SRTCP record beside a stream.
+  RtcpStream& rtcp(Stream& s) noexcept {
+    std::byte* srtcp_half = reinterpret_cast<std::byte*>(&s) + half_;
+    return *std::launder(reinterpret_cast<RtcpStream*>(srtcp_half));
+  }
+  const RtcpStream& rtcp(const Stream& s) const noexcept {
+    return const_cast<StreamTable*>(this)->rtcp(const_cast<Stream&>(s));
+  }
   bool full() const noexcept { return free_.empty(); }
   // Two stages of the prefetching that bursts across many sessions do (session.cc): the slot
-  // an SSRC hashes to; then, once that slot has arrived, the stream it names and the stream's
-  // SRTP replay window. Only the home slot is looked at: a prefetch may miss, never mislead.
+  // an SSRC hashes to; then, once that slot has arrived, the line with the stream it names and
+  // (up to a 192-packet window) all of its SRTP replay window. Only the home slot is looked
+  // at: a prefetch may miss, never mislead.
   void prefetch_slot(uint32_t ssrc) const noexcept {
     srtpgate::detail::prefetch_line(&slots_[home(ssrc)]);
   }
   void prefetch_stream(uint32_t ssrc) const noexcept {
     const Slot& slot = slots_[home(ssrc)];
     if (slot.stream_plus_one != 0 && slot.ssrc == ssrc) {
-      const std::size_t idx = slot.stream_plus_one - 1;
-      srtpgate::detail::prefetch_line(&streams_[idx]);
-      const auto* stream = reinterpret_cast<const uint8_t*>(&streams_[idx]);
-      srtpgate::detail::prefetch_line(stream + offsetof(Stream, rtcp) - 1);  // SRTP's part
-      srtpgate::detail::prefetch_line(window_words_.get() + idx * words_per_stream_);
+      srtpgate::detail::prefetch_line(record(slot.stream_plus_one - 1));
     }
   }
   // nullptr when full. The stream starts with empty windows.
@@ -78,13 +99,25 @@ class StreamTable {
     return static_cast<uint32_t>((uint64_t{ssrc} * seed_) >> 32) & slot_mask_;
   }
 
-  // What a packet reads first, in 40 bytes (plain arrays: a vector's size is not needed), so
+  // One line of records: the storage is new[]'d in these, so that every record is aligned.
+  struct alignas(64) Line {
+    std::byte bytes[64];
+  };
+  std::byte* record(std::size_t idx) const noexcept {
+    return reinterpret_cast<std::byte*>(records_.get()) + idx * 2 * half_;
+  }
+  Stream* stream_at(std::size_t idx) const noexcept {
+    return std::launder(reinterpret_cast<Stream*>(record(idx)));
+  }
+
+  // What a packet reads first, in 32 bytes (plain arrays: a vector's size is not needed), so
   // that the session's part a packet reads fits two cache lines (session_impl.h).
   std::unique_ptr<Slot[]> slots_;
-  std::unique_ptr<Stream[]> streams_;
-  std::unique_ptr<uint64_t[]> window_words_;
+  // Stream i: the Stream and its SRTP window words in `half_` bytes (a multiple of 64), then
+  // the RtcpStream and its SRTCP window words in as many.
+  std::unique_ptr<Line[]> records_;
   uint64_t seed_;
-  uint32_t words_per_stream_;  // SRTP and SRTCP windows
+  uint32_t half_;
   uint32_t slot_mask_;
   std::vector<uint32_t> free_;  // free stream indices, used as a stack
   uint32_t size_ = 0;
