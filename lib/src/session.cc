@@ -152,7 +152,7 @@ void prefetch_session_state(SessionImpl* const* impls, std::span<const PacketVie
   const std::size_t m = pkts.size();
   uint32_t ssrc[Session::kMaxBurst];
   // Stage 1: the sessions themselves: the lines a packet reads (profile, configuration, stream
-  // table, keys) and the line of counters it writes; not the rest (session_impl.h).
+  // table, keys) and writes (its counters); not the rest (session_impl.h).
   for (std::size_t i = 0; i < m; ++i) {
     if (i != 0 && impls[i] == impls[i - 1]) {
       continue;
@@ -161,7 +161,6 @@ void prefetch_session_state(SessionImpl* const* impls, std::span<const PacketVie
     for (std::size_t off = 0; off < detail::kSessionHotBytes; off += 64) {
       srtpgate::detail::prefetch_line(impl + off);
     }
-    srtpgate::detail::prefetch_line(&impls[i]->stats);
   }
   // Stage 2: the active key's SRTP line, and the slot the packet's SSRC hashes to (RFC 3550
   // §5.1: bytes 8..11 of the header; a packet too short for it is rejected later, whatever is

@@ -38,10 +38,10 @@ struct alignas(64) DerivedKey {
 static_assert(offsetof(DerivedKey, rtp_hot) + sizeof(crypto::KeyContext::HotBytes) <= 64,
               "an SRTP packet's part of a key must fit one cache line");
 
-// Laid out for the burst across many sessions: everything a packet reads sits in the first
-// kSessionHotBytes (two cache lines), then the counters it writes, then what only set-up,
-// tear-down and packets with an MKI use. session.cc prefetches the hot lines and the first
-// line of `stats`.
+// Laid out for the burst across many sessions: everything a packet reads, and the two counters
+// a successful packet writes, sit in the first kSessionHotBytes (two cache lines); then the
+// rest of the counters and what only set-up, tear-down and packets with an MKI use.
+// session.cc prefetches the hot lines.
 struct alignas(64) SessionImpl final : Session {
   SessionImpl(std::shared_ptr<crypto::Engine> e, const SessionConfig& c, uint64_t seed)
       : engine(e.get()),
@@ -63,7 +63,10 @@ struct alignas(64) SessionImpl final : Session {
   // miss fewer with a million sessions (the list is read by packets with an MKI only).
   DerivedKey* active_key = nullptr;
   std::size_t mki_len = 0;
-  alignas(64) SessionStats stats;
+  // SessionStats starts with rtp_bytes and rtp[Status::ok], which every packet that succeeds
+  // writes: they end the hot lines (asserted below). The other counters, written by failures
+  // and RTCP, spill into the next lines.
+  SessionStats stats;
   // keys[0..n): at most kMaxKeys; `active` protects outbound; inbound without MKI uses active.
   // Only set_active() changes `active` and `active_key`.
   std::vector<std::unique_ptr<DerivedKey>> keys;
@@ -93,8 +96,11 @@ struct alignas(64) SessionImpl final : Session {
 
   Result<std::unique_ptr<DerivedKey>> derive(const MasterKey& key) const;
 };
-inline constexpr std::size_t kSessionHotBytes = offsetof(SessionImpl, stats);
-static_assert(kSessionHotBytes <= 128, "a packet's part of a session must fit two lines");
+inline constexpr std::size_t kSessionHotBytes = 128;
+static_assert(static_cast<std::size_t>(Status::ok) == 0 &&
+                  offsetof(SessionImpl, stats) + offsetof(SessionStats, rtp) + sizeof(uint64_t) <=
+                      kSessionHotBytes,
+              "a packet's part of a session, and the counters it writes, must fit two lines");
 
 // Burst kernels, one chunk of at most Session::kMaxBurst packets each.
 std::size_t protect_rtp_chunk(SessionImpl& s, std::span<PacketView> pkts,

@@ -38,8 +38,8 @@ struct SessionConfig {
 };
 
 // Counters of one session, by outcome. Written only by the thread that runs the session.
-// RTP's counters come first, so a packet that succeeds, or fails for a common reason, writes
-// one cache line of them (rtp_bytes and the first seven statuses).
+// rtp_bytes and rtp[Status::ok] come first: they are all that a packet that succeeds writes,
+// and the session keeps them in the cache lines its packets read anyway.
 struct SessionStats {
   uint64_t rtp_bytes = 0;   // bytes of packets with Status::ok, as they left the call
   std::array<uint64_t, kStatusCount> rtp{};   // packets by Status
