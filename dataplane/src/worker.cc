@@ -247,14 +247,14 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
   void* found[kMaxBurst];
   setup_.table->lookup_bulk(keys, nfast, found);
   // With many flows each one is a cache miss, and so is every link behind it: start the flows
-  // (what is read, and the counters that are written) for the whole burst, then the sessions
-  // they point to, before the first is used. The library stages the rest (session.cc).
+  // (line 0, with the counters that are written, and the egress line) for the whole burst, then
+  // the sessions they point to, before the first is used. The library stages the rest
+  // (session.cc).
   for (unsigned j = 0; j < nfast; ++j) {
     if (found[j] != nullptr) {
       const auto* f = static_cast<const Flow*>(found[j]);
       rte_prefetch0(f);
       rte_prefetch0(&f->egress);  // all of an IPv4 template (header_rewrite.h)
-      rte_prefetch0(&f->counters);
     }
   }
   for (unsigned j = 0; j < nfast; ++j) {
