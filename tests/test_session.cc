@@ -199,6 +199,46 @@ TEST_P(SessionTest, StreamCapAndKnownSsrcsOnly) {
   EXPECT_EQ(one(*rx, b, len, false), Status::ok);
 }
 
+// The stream table checks the stream found last before its slots; removing that stream, or
+// giving its memory to another SSRC, must not leave the shortcut pointing at it.
+TEST_P(SessionTest, RemovedStreamIsForgottenEvenWhenItWasTheLastOneFound) {
+  auto k = key_for(profile_, 4);
+  auto tx = make(Direction::outbound, k);
+  SessionConfig c;
+  c.max_streams = 1;
+  c.accept_new_ssrcs = false;
+  auto rx = make(Direction::inbound, k, c);
+  ASSERT_TRUE(rx->add_stream(5));
+  Buf b;
+  uint32_t len = make_rtp(b, 5, 1);
+  ASSERT_EQ(one(*tx, b, len, true), Status::ok);
+  ASSERT_EQ(one(*rx, b, len, false), Status::ok);
+
+  ASSERT_TRUE(rx->remove_stream(5));
+  len = make_rtp(b, 5, 2);
+  ASSERT_EQ(one(*tx, b, len, true), Status::ok);
+  const Buf srtp_5_2 = b;
+  const uint32_t srtp_5_2_len = len;
+  EXPECT_EQ(one(*rx, b, len, false), Status::no_stream);
+  EXPECT_FALSE(rx->roc(5).has_value());
+
+  ASSERT_TRUE(rx->add_stream(6));  // takes the removed stream's memory
+  b = srtp_5_2;
+  len = srtp_5_2_len;
+  EXPECT_EQ(one(*rx, b, len, false), Status::no_stream);
+  len = make_rtp(b, 6, 1);
+  ASSERT_EQ(one(*tx, b, len, true), Status::ok);
+  EXPECT_EQ(one(*rx, b, len, false), Status::ok);
+  EXPECT_EQ(rx->stream_count(), 1u);
+
+  // Back to 5: a fresh stream, whose window has not seen index 2.
+  ASSERT_TRUE(rx->remove_stream(6));
+  ASSERT_TRUE(rx->add_stream(5));
+  b = srtp_5_2;
+  len = srtp_5_2_len;
+  EXPECT_EQ(one(*rx, b, len, false), Status::ok);
+}
+
 TEST_P(SessionTest, KeyLifetimeIsEnforcedAndReportedEarly) {
   auto k = key_for(profile_, 5, {}, 40);
   auto tx = make(Direction::outbound, k);

@@ -21,8 +21,8 @@ StreamTable::StreamTable(uint32_t max_streams, uint32_t replay_window, uint64_t 
                                         half_record_bytes(replay_window) / 64)),
       seed_(hash_seed | 1),
       half_(half_record_bytes(replay_window)),
-      slot_mask_(std::bit_ceil(max_streams * 2u) - 1) {
-  free_.reserve(max_streams);
+      slot_mask_(std::bit_ceil(max_streams * 2u) - 1),
+      free_(std::make_unique<uint32_t[]>(max_streams)) {
   for (uint32_t i = 0; i < max_streams; ++i) {
     std::byte* srtp = record(i);
     std::byte* srtcp = srtp + half_;
@@ -30,16 +30,15 @@ StreamTable::StreamTable(uint32_t max_streams, uint32_t replay_window, uint64_t 
     auto* r = new (srtcp) RtcpStream{};
     s->rtp.attach(reinterpret_cast<uint64_t*>(srtp + kStreamStateBytes), replay_window);
     r->window.attach(reinterpret_cast<uint64_t*>(srtcp + kStreamStateBytes), replay_window);
-    free_.push_back(max_streams - 1 - i);
+    free_[free_count_++] = max_streams - 1 - i;
   }
 }
 
 Stream* StreamTable::insert(uint32_t ssrc) noexcept {
-  if (free_.empty()) {
+  if (free_count_ == 0) {
     return nullptr;
   }
-  const uint32_t idx = free_.back();
-  free_.pop_back();  // no allocation: capacity was reserved
+  const uint32_t idx = free_[--free_count_];
   Stream& s = *stream_at(idx);
   s.ssrc = ssrc;
   s.preset_roc = 0;
@@ -51,6 +50,8 @@ Stream* StreamTable::insert(uint32_t ssrc) noexcept {
     slot = (slot + 1) & slot_mask_;
   }
   slots_[slot] = Slot{ssrc, idx + 1};
+  recent_ssrc_ = ssrc;
+  recent_plus_one_ = idx + 1;
   ++size_;
   return &s;
 }
@@ -69,7 +70,10 @@ bool StreamTable::remove(uint32_t ssrc) noexcept {
   const uint32_t idx = slots_[slot].stream_plus_one - 1;
   stream_at(idx)->rtp.reset();
   rtcp(*stream_at(idx)).window.reset();
-  free_.push_back(idx);
+  free_[free_count_++] = idx;
+  if (recent_plus_one_ == idx + 1) {
+    recent_plus_one_ = 0;
+  }
   --size_;
   // Backward-shift deletion keeps linear probing free of tombstones.
   uint32_t hole = slot;
