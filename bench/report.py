@@ -550,7 +550,7 @@ def main():
             % (sum(ok65), len(ok65)),
             "| dataplane, 1M sessions >= 90%% of one session (172 B) | %d of %d met%s |"
             % (sum(ok90), len(ok90), "" if all(ok90) else
-               " (the target leaves about one line from memory per packet; a packet reads 15-18: "
+               " (the target leaves about one line from memory per packet; a packet reads 11-13: "
                "see the dataplane section)"),
             "| handshakes >= 70%% of the P-256 ceiling | %s |" % (
                 ", ".join("%.0f%%" % r for r in hs_ratios) + " (missed)"
