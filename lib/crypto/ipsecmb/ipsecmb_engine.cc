@@ -33,12 +33,10 @@ using ImbMgrPtr = std::unique_ptr<IMB_MGR, ImbMgrDeleter>;
 
 class CtrHmacKey final : public KeyContext {
  public:
-  // Set-up only: the fast path takes a key's size from its op (engine.h) and never reads the
-  // object's first line, where this sits.
-  uint64_t key_len = 0;
-  // Then what a packet reads, in as few lines as the key allows: both HMAC states in one line,
-  // then the round keys (176 bytes for AES-128, 240 for AES-256); counter mode never uses the
-  // decryption round keys, which come last.
+  // What a packet reads, in as few lines as the key allows: both HMAC states in one line, then
+  // the round keys (176 bytes for AES-128, 240 for AES-256); counter mode never uses the
+  // decryption round keys, which come last. The key's size is not stored: the fast path takes
+  // it from each op (engine.h).
   alignas(64) uint8_t ipad[32];  // SHA-1 state after (key XOR ipad), RFC 2104
   uint8_t opad[32];
   alignas(64) uint32_t enc_keys[4 * 15];  // AES-256 has 15 round keys
@@ -49,8 +47,8 @@ class CtrHmacKey final : public KeyContext {
     secure_zero(ipad, sizeof ipad);
     secure_zero(opad, sizeof opad);
   }
-  // Once key_len is known: the HMAC line and the round keys the key size uses.
-  void name_hot_bytes() noexcept {
+  // The HMAC line and the round keys a `key_len`-byte key uses.
+  void name_hot_bytes(std::size_t key_len) noexcept {
     set_hot(ipad, static_cast<std::size_t>(reinterpret_cast<const uint8_t*>(enc_keys) - ipad) +
                       round_key_bytes(key_len));
   }
@@ -58,15 +56,13 @@ class CtrHmacKey final : public KeyContext {
 
 class GcmKey final : public KeyContext {
  public:
-  // Set-up only, as in CtrHmacKey.
-  uint64_t key_len = 0;
   alignas(64) struct gcm_key_data data;
   ~GcmKey() override { secure_zero(&data, sizeof data); }
   // A packet of up to 16 blocks reads the round keys and the GHASH powers H^16..H^1, which the
   // VAES AVX-512 layout keeps at the end of the table (IPsec-MB's HashKey_n defines); longer
   // packets read more powers, over more crypto work. Other managers lay the powers out
   // differently; a prefetch of the wrong lines costs a little and changes nothing.
-  void name_hot_bytes() noexcept {
+  void name_hot_bytes(std::size_t key_len) noexcept {
     constexpr std::size_t kPowers = 16;
     const auto& h = data.ghash_keys.vaes_avx512.shifted_hkey;
     set_hot(data.expanded_keys, round_key_bytes(key_len), h + sizeof h - 16 * kPowers,
@@ -93,7 +89,6 @@ class IpsecMbEngine final : public Engine {
   std::unique_ptr<KeyContext> make_ctr_hmac_key(std::span<const uint8_t> enc_key,
                                                 std::span<const uint8_t> auth_key) override {
     auto k = std::make_unique<CtrHmacKey>();
-    k->key_len = enc_key.size();
     if (enc_key.size() == 16) {
       IMB_AES_KEYEXP_128(wide_.get(), enc_key.data(), k->enc_keys, k->dec_keys);
     } else if (enc_key.size() == 32) {
@@ -114,13 +109,12 @@ class IpsecMbEngine final : public Engine {
       IMB_SHA1_ONE_BLOCK(wide_.get(), block, pad == 0x36 ? k->ipad : k->opad);
     }
     secure_zero(block, sizeof block);
-    k->name_hot_bytes();
+    k->name_hot_bytes(enc_key.size());
     return k;
   }
 
   std::unique_ptr<KeyContext> make_gcm_key(std::span<const uint8_t> key) override {
     auto k = std::make_unique<GcmKey>();
-    k->key_len = key.size();
     if (key.size() == 16) {
       IMB_AES128_GCM_PRE(wide_.get(), key.data(), &k->data);
     } else if (key.size() == 32) {
@@ -128,7 +122,7 @@ class IpsecMbEngine final : public Engine {
     } else {
       return nullptr;
     }
-    k->name_hot_bytes();
+    k->name_hot_bytes(key.size());
     return k;
   }
 
