@@ -115,7 +115,8 @@ inline Bytes build_rtp(Rng& rng, uint32_t ssrc, uint16_t seq, uint32_t ts, const
     }
     while (body.size() % 4 != 0) body.push_back(0);
     uint8_t h[4];
-    put_be16(h, s.ext == Ext::one_byte ? 0xBEDE : static_cast<uint16_t>(0x1000 | uniform(rng, 0, 15)));
+    put_be16(h,
+             s.ext == Ext::one_byte ? 0xBEDE : static_cast<uint16_t>(0x1000 | uniform(rng, 0, 15)));
     put_be16(h + 2, static_cast<uint16_t>(body.size() / 4));
     p.insert(p.end(), h, h + 4);
     p.insert(p.end(), body.begin(), body.end());
@@ -213,7 +214,8 @@ inline std::string hex(const uint8_t* p, std::size_t n) {
 inline std::string hex(const Bytes& b) { return hex(b.data(), b.size()); }
 
 // Where the first difference is, for failure messages.
-inline std::string first_difference(const Bytes& expected, const uint8_t* got, std::size_t got_len) {
+inline std::string first_difference(const Bytes& expected, const uint8_t* got,
+                                    std::size_t got_len) {
   std::ostringstream os;
   const std::size_t n = std::min(expected.size(), got_len);
   std::size_t i = 0;
@@ -231,7 +233,8 @@ class ExactBuffer {
       : mem_(new uint8_t[capacity == 0 ? 1 : capacity]) {
     // With capacity 0 the block has one byte but the view still claims none.
     if (len > 0) std::memcpy(mem_.get(), bytes, len);
-    view_ = srtp::PacketView{mem_.get(), static_cast<uint32_t>(len), static_cast<uint32_t>(capacity)};
+    view_ =
+        srtp::PacketView{mem_.get(), static_cast<uint32_t>(len), static_cast<uint32_t>(capacity)};
   }
   ExactBuffer(const Bytes& b, std::size_t capacity) : ExactBuffer(b.data(), b.size(), capacity) {}
   srtp::PacketView& view() { return view_; }
@@ -257,7 +260,8 @@ inline std::size_t run(srtp::Session& s, Op op, std::span<srtp::PacketView> v,
 
 // One packet through the batch API, in a block of exactly `capacity` bytes (default: enough
 // for the overhead). The packet is replaced by the output on Status::ok.
-inline srtp::Status run_one(srtp::Session& s, Op op, Bytes& packet, std::size_t capacity = SIZE_MAX) {
+inline srtp::Status run_one(srtp::Session& s, Op op, Bytes& packet,
+                            std::size_t capacity = SIZE_MAX) {
   if (capacity == SIZE_MAX) {
     const bool rtcp = op == Op::protect_rtcp || op == Op::unprotect_rtcp;
     capacity = packet.size() + (rtcp ? s.rtcp_overhead() : s.rtp_overhead());

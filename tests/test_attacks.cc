@@ -262,7 +262,8 @@ TEST_P(AttackTest, LyingHeadersAreMalformed) {
       ends.clear();
       p = testutil::build_rtcp(rng_, ssrc, &ends);
     } while (ends.size() < 2);
-    testutil::put_be16(&p[ends[0] + 2], static_cast<uint16_t>(testutil::get_be16(&p[ends[0] + 2]) + 1));
+    testutil::put_be16(&p[ends[0] + 2],
+                       static_cast<uint16_t>(testutil::get_be16(&p[ends[0] + 2]) + 1));
     rtcp_cases.push_back({"second length one word past the end", p});
   }
   {

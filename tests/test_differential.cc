@@ -207,15 +207,18 @@ class DifferentialRun {
       out[i].id = next_id_++;
       out[i].rtcp = rtcp;
       out[i].plain = make_plain(rtcp);
-      const std::size_t cap = out[i].plain.size() + (chance(rng_, 5) ? rng_() % overhead : overhead);
+      const std::size_t cap =
+          out[i].plain.size() + (chance(rng_, 5) ? rng_() % overhead : overhead);
       bm.emplace_back(out[i].plain, cap);
       bo.emplace_back(out[i].plain, cap);
       vm.push_back(bm.back().view());
       vo.push_back(bo.back().view());
     }
     std::vector<Status> sm(n, Status::count_), so(n, Status::count_);
-    const std::size_t okm = rtcp ? mb_side_.tx->protect_rtcp(vm, sm) : mb_side_.tx->protect_rtp(vm, sm);
-    const std::size_t oko = rtcp ? os_side_.tx->protect_rtcp(vo, so) : os_side_.tx->protect_rtp(vo, so);
+    const std::size_t okm =
+        rtcp ? mb_side_.tx->protect_rtcp(vm, sm) : mb_side_.tx->protect_rtp(vm, sm);
+    const std::size_t oko =
+        rtcp ? os_side_.tx->protect_rtcp(vo, so) : os_side_.tx->protect_rtp(vo, so);
     EXPECT_EQ(okm, oko);
     packets_ += n;
     std::vector<const Sent*> passed;
@@ -250,7 +253,8 @@ class DifferentialRun {
         in.push_back({s, Kind::flipped, f});
       }
       if (chance(rng_, 3)) {
-        Bytes t(s->wire.begin(), s->wire.begin() + static_cast<std::ptrdiff_t>(rng_() % s->wire.size()));
+        Bytes t(s->wire.begin(),
+                s->wire.begin() + static_cast<std::ptrdiff_t>(rng_() % s->wire.size()));
         in.push_back({s, Kind::truncated, t});
       }
     }
@@ -263,7 +267,8 @@ class DifferentialRun {
     for (std::size_t i = 0; i + 1 < in.size(); ++i) {
       if (chance(rng_, 15)) {
         const std::size_t j = std::min(in.size() - 1, i + uniform(rng_, 1, 8));
-        std::rotate(in.begin() + static_cast<std::ptrdiff_t>(i), in.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+        std::rotate(in.begin() + static_cast<std::ptrdiff_t>(i),
+                    in.begin() + static_cast<std::ptrdiff_t>(i) + 1,
                     in.begin() + static_cast<std::ptrdiff_t>(j) + 1);
       }
     }

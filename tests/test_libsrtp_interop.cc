@@ -134,7 +134,8 @@ class LibsrtpInterop
   // Protects `items` on both sides in random bursts (some longer than Session::kMaxBurst) and
   // compares the bytes. `mki_index` is the libsrtp2 key matching srtpgate's active key.
   void protect_all(Session& tx, LibsrtpOracle& ltx, std::vector<Item>& items, bool rtcp,
-                   Tally& mismatch, Tally& failure, const std::vector<unsigned>* mki_index = nullptr) {
+                   Tally& mismatch, Tally& failure,
+                   const std::vector<unsigned>* mki_index = nullptr) {
     std::size_t at = 0;
     while (at < items.size()) {
       const std::size_t n = std::min<std::size_t>(items.size() - at, uniform(rng_, 1, 80));
@@ -150,7 +151,8 @@ class LibsrtpInterop
         const unsigned mi = mki_index ? (*mki_index)[at + k] : 0;
         const auto ls = rtcp ? ltx.protect_rtcp(it.theirs, mi) : ltx.protect_rtp(it.theirs, mi);
         if (ls != srtp_err_status_ok) {
-          failure.add("libsrtp2 protect failed with " + std::to_string(ls) + " on " + where(it, rtcp));
+          failure.add("libsrtp2 protect failed with " + std::to_string(ls) + " on " +
+                      where(it, rtcp));
           it.theirs.clear();
         }
       }
@@ -160,7 +162,8 @@ class LibsrtpInterop
       for (std::size_t k = 0; k < n; ++k) {
         Item& it = items[at + k];
         if (st[k] != Status::ok) {
-          failure.add("srtpgate protect gave " + std::string(name(st[k])) + " on " + where(it, rtcp));
+          failure.add("srtpgate protect gave " + std::string(name(st[k])) + " on " +
+                      where(it, rtcp));
           continue;
         }
         it.ours.assign(views[k].data, views[k].data + views[k].len);
@@ -299,7 +302,8 @@ TEST_P(LibsrtpInterop, RtpBitExactBothWaysOverThreeWrapsWithLossAndReordering) {
   auto lrx = theirs(false, {&okey, 1});
   ASSERT_TRUE(tx && rx && ltx && lrx);
 
-  const std::vector<uint32_t> ssrcs = {static_cast<uint32_t>(rng_()), static_cast<uint32_t>(rng_())};
+  const std::vector<uint32_t> ssrcs = {static_cast<uint32_t>(rng_()),
+                                       static_cast<uint32_t>(rng_())};
   std::vector<Item> items = rtp_items(ssrcs, 3);
   std::vector<bool> sizes(1401);
   for (const auto& it : items) {
@@ -325,7 +329,8 @@ TEST_P(LibsrtpInterop, RtpBitExactBothWaysOverThreeWrapsWithLossAndReordering) {
     EXPECT_EQ(lrx->roc(ssrc), std::optional<uint32_t>(3)) << ssrc;
   }
   EXPECT_EQ(rx->stream_count(), ssrcs.size());
-  EXPECT_EQ(rx->stats().rtp[static_cast<std::size_t>(Status::ok)], order.size() - ours_failed.count);
+  EXPECT_EQ(rx->stats().rtp[static_cast<std::size_t>(Status::ok)],
+            order.size() - ours_failed.count);
 }
 
 TEST_P(LibsrtpInterop, RtcpCompoundBitExactBothWaysWithLossAndReordering) {
@@ -355,7 +360,8 @@ TEST_P(LibsrtpInterop, RtcpCompoundBitExactBothWaysWithLossAndReordering) {
   EXPECT_EQ(mismatch.count, 0u) << "of " << items.size() << " packets; first: " << mismatch.first;
   EXPECT_EQ(ours_failed.count, 0u) << "of " << order.size() << "; first: " << ours_failed.first;
   EXPECT_EQ(theirs_failed.count, 0u) << "of " << order.size() << "; first: " << theirs_failed.first;
-  EXPECT_EQ(rx->stats().rtcp[static_cast<std::size_t>(Status::ok)], order.size() - ours_failed.count);
+  EXPECT_EQ(rx->stats().rtcp[static_cast<std::size_t>(Status::ok)],
+            order.size() - ours_failed.count);
 }
 
 // RFC 3711 §3.1 MKI: two keys with 4-byte MKIs; the sender switches keys half way.

@@ -11,8 +11,8 @@ namespace {
 std::vector<uint8_t> rtp_packet(uint8_t cc, bool ext, uint16_t profile,
                                 std::vector<uint8_t> ext_data, std::size_t payload,
                                 uint8_t padding) {
-  std::vector<uint8_t> p = {static_cast<uint8_t>(0x80 | (padding ? 0x20 : 0) | (ext ? 0x10 : 0) | cc),
-                            0x60, 0x12, 0x34, 0, 0, 0, 1, 0xca, 0xfe, 0xba, 0xbe};
+  const auto first = static_cast<uint8_t>(0x80 | (padding ? 0x20 : 0) | (ext ? 0x10 : 0) | cc);
+  std::vector<uint8_t> p = {first, 0x60, 0x12, 0x34, 0, 0, 0, 1, 0xca, 0xfe, 0xba, 0xbe};
   for (uint8_t i = 0; i < cc; ++i) {
     p.insert(p.end(), {0, 0, 0, i});
   }

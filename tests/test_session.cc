@@ -130,7 +130,8 @@ TEST_P(SessionTest, MkiSelectsTheKeyInbound) {
   // An MKI nobody installed.
   uint32_t len = make_rtp(b, 42, 20);
   ASSERT_EQ(one(*tx, b, len, true), Status::ok);
-  const std::size_t mki_pos = params(profile_).aead ? len - 2 : len - params(profile_).rtp_tag_len - 2;
+  const std::size_t mki_pos =
+      params(profile_).aead ? len - 2 : len - params(profile_).rtp_tag_len - 2;
   b.bytes[mki_pos + 1] = 9;
   EXPECT_EQ(one(*rx, b, len, false), Status::unknown_mki);
   EXPECT_FALSE(tx->remove_key(k2.mki));  // active

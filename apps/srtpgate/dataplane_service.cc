@@ -937,7 +937,8 @@ void DataplaneService::handle_punted(rte_mbuf* m, uint16_t port_id, hs::TimePoin
       try {
         handle_dtls(f, m->data_len, p.key, p.payload_offset, p.payload_len, vlan, now);
       } catch (...) {
-        // Allocation failure in a handshake: drop the datagram; DTLS retransmits (RFC 6347 §4.2.4).
+        // Allocation failure in a handshake: drop the datagram; DTLS retransmits
+        // (RFC 6347 §4.2.4).
       }
       break;
     case dp::detail::FrameKind::stun:

@@ -260,7 +260,8 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const DataplaneConfig& conf
     }
     if (lcores.size() < nworkers) {
       return make_error("EAL has " + std::to_string(lcores.size()) + " worker lcores, " +
-                        std::to_string(nworkers) + " workers asked for (give more with -l/--lcores)");
+                        std::to_string(nworkers) +
+                        " workers asked for (give more with -l/--lcores)");
     }
   }
   for (unsigned lc : lcores) {
@@ -270,7 +271,8 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const DataplaneConfig& conf
     }
   }
 
-  auto pool = detail::make_mbuf_pool(prefix + "mbufs", config.mbufs, static_cast<int>(rte_socket_id()));
+  auto pool =
+      detail::make_mbuf_pool(prefix + "mbufs", config.mbufs, static_cast<int>(rte_socket_id()));
   if (!pool) {
     return pool.error();
   }
@@ -332,7 +334,9 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const DataplaneConfig& conf
     auto out = detail::make_spsc_ring(wp + "ans", config.control_ring_size, socket);
     auto punt = detail::make_spsc_ring(wp + "punt", config.punt_ring_size, socket);
     if (!in || !out || !punt) {
-      return make_error("worker rings: " + (!in ? in.message() : !out ? out.message() : punt.message()));
+      return make_error("worker rings: " + (!in    ? in.message()
+                                            : !out ? out.message()
+                                                   : punt.message()));
     }
     auto table = detail::FlowTable::create(wp + "flows", config.flows_per_worker, socket);
     if (!table) {

@@ -104,7 +104,9 @@ inline uint16_t ones_sum_portable(const uint8_t* p, std::size_t n) noexcept {
 // (_mm512_undefined_epi32) and then warn about it; the warning is about the header, not us.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)  // a GCC-only group; clang warns that it does not know it
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 __attribute__((target("avx512f,avx512bw"))) inline uint16_t ones_sum_avx512(
     const uint8_t* p, std::size_t n) noexcept {
   const __m512i low_words = _mm512_set1_epi32(0xffff);

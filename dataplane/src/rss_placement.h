@@ -12,7 +12,8 @@ namespace srtpgate::dp::detail {
 
 // The 32-bit Toeplitz hash of a packet of this flow as the NIC sees it (source = remote,
 // destination = local), with the L4 ports included (RSS types IPV4_UDP / IPV6_UDP).
-uint32_t flow_rss_hash(const FlowKey& key, const uint8_t* rss_key, std::size_t rss_key_len) noexcept;
+uint32_t flow_rss_hash(const FlowKey& key, const uint8_t* rss_key,
+                       std::size_t rss_key_len) noexcept;
 
 // The rx queue of `port` that receives this flow: reta[hash % reta size] with RSS, else 0.
 uint16_t flow_rx_queue(const PortInfo& port, const FlowKey& key) noexcept;

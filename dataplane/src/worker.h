@@ -108,7 +108,7 @@ class Worker {
     std::shared_ptr<crypto::Engine> engine;
     rte_ring* control_in = nullptr;   // ControlMessage* from the control thread
     rte_ring* control_out = nullptr;  // answers
-    rte_ring* punt = nullptr;         // rte_mbuf* to the control thread (mbuf->port says where from)
+    rte_ring* punt = nullptr;         // rte_mbuf* to the control thread (mbuf->port: from where)
   };
 
   explicit Worker(Setup setup);

@@ -159,7 +159,8 @@ std::string format_sdes_key(const MasterKey& key) {
   unsigned char out[70];
   const int len = EVP_EncodeBlock(out, raw, static_cast<int>(n));
   secure_zero(raw, sizeof raw);
-  std::string s = "inline:" + std::string(reinterpret_cast<char*>(out), static_cast<std::size_t>(len));
+  std::string s =
+      "inline:" + std::string(reinterpret_cast<char*>(out), static_cast<std::size_t>(len));
   secure_zero(out, sizeof out);
   return s;
 }

@@ -69,8 +69,9 @@ std::vector<uint8_t> from_hex(const std::string& hex) {
   return out;
 }
 
-// RFC 5764 §4.2: the exporter output is client_write_SRTP_master_key, server_write_SRTP_master_key,
-// client_write_SRTP_master_salt, server_write_SRTP_master_salt. Our KeyMaterial is by direction.
+// RFC 5764 §4.2: the exporter output is client_write_SRTP_master_key,
+// server_write_SRTP_master_key, client_write_SRTP_master_salt, server_write_SRTP_master_salt.
+// Our KeyMaterial is by direction.
 std::string exporter_order_hex(const srtp::KeyMaterial& keys, Role our_role) {
   const srtp::MasterKey& client = our_role == Role::client ? keys.outbound : keys.inbound;
   const srtp::MasterKey& server = our_role == Role::client ? keys.inbound : keys.outbound;

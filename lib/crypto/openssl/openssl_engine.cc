@@ -144,7 +144,8 @@ class OpenSslEngine final : public Engine {
     if (EVP_CipherInit_ex(c, nullptr, nullptr, nullptr, op.iv, seal ? 1 : 0) != 1) {
       return false;
     }
-    if (op.aad_len != 0 && EVP_CipherUpdate(c, nullptr, &len, op.aad, static_cast<int>(op.aad_len)) != 1) {
+    if (op.aad_len != 0 &&
+        EVP_CipherUpdate(c, nullptr, &len, op.aad, static_cast<int>(op.aad_len)) != 1) {
       return false;
     }
     if (op.len != 0 && EVP_CipherUpdate(c, op.data, &len, op.data, static_cast<int>(op.len)) != 1) {

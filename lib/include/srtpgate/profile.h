@@ -28,7 +28,8 @@ struct ProfileParams {
   uint8_t session_salt_len;
   uint8_t auth_key_len;     // HMAC-SHA1 session key, 0 for AEAD
   uint8_t rtp_tag_len;      // 10 or 4 for HMAC-SHA1, 16 for GCM
-  uint8_t rtcp_tag_len;     // SRTCP always uses the full 80-bit tag for the _32 profiles (RFC 3711 §5.2)
+  // SRTCP always uses the full 80-bit tag, for the _32 profiles too (RFC 3711 §5.2).
+  uint8_t rtcp_tag_len;
   bool aead;
 };
 
@@ -44,7 +45,8 @@ constexpr ProfileParams params(Profile p) noexcept {
   return {};
 }
 
-// The name used in SDP a=crypto (RFC 4568, RFC 6188, RFC 7714 §14), e.g. "AES_CM_128_HMAC_SHA1_80".
+// The name used in SDP a=crypto (RFC 4568, RFC 6188, RFC 7714 §14), e.g.
+// "AES_CM_128_HMAC_SHA1_80".
 std::string_view name(Profile p) noexcept;
 
 // Accepts the SDES names above and the DTLS-SRTP names of RFC 5764 / RFC 7714

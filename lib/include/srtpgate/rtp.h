@@ -11,7 +11,8 @@ namespace srtpgate::rtp {
 inline constexpr std::size_t kFixedHeaderLen = 12;
 
 struct Header {
-  uint16_t header_len = 0;  // fixed header + CSRCs + extension (the SRTP "header" of RFC 3711 §3.1)
+  // Fixed header + CSRCs + extension (the SRTP "header" of RFC 3711 §3.1).
+  uint16_t header_len = 0;
   uint8_t csrc_count = 0;
   bool padding = false;
   bool extension = false;
