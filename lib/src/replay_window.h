@@ -53,18 +53,18 @@ class ReplayWindow {
 inline void ReplayWindow::commit(uint64_t index) noexcept {
   const uint64_t nwords = (uint64_t{bit_mask_} + 1) >> 6;
   const uint64_t word_mask = nwords - 1;
-  if (top_plus_one_ != 0 && index >= top_plus_one_) {
-    const uint64_t top = top_plus_one_ - 1;
-    if (index - top > bit_mask_) {
-      std::memset(words_, 0, nwords * 8);
-    } else {
-      // Words entered for the first time hold only indices older than the window: clear them.
-      for (uint64_t w = (top >> 6) + 1; w <= (index >> 6); ++w) {
-        words_[w & word_mask] = 0;
+  if (index >= top_plus_one_) {  // a new top (always, for the first packet)
+    if (top_plus_one_ != 0) {
+      const uint64_t top = top_plus_one_ - 1;
+      if (index - top > bit_mask_) {
+        std::memset(words_, 0, nwords * 8);
+      } else {
+        // Words entered for the first time hold only indices older than the window: clear them.
+        for (uint64_t w = (top >> 6) + 1; w <= (index >> 6); ++w) {
+          words_[w & word_mask] = 0;
+        }
       }
     }
-  }
-  if (index >= top_plus_one_) {  // the new top (always, for the first packet)
     top_plus_one_ = index + 1;
   }
   const uint64_t bit = index & bit_mask_;

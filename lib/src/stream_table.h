@@ -49,8 +49,8 @@ class StreamTable {
   // found last is checked first, without reading the slots (a cache line fewer per packet
   // across a million sessions).
   Stream* find(uint32_t ssrc) noexcept {
-    if (recent_plus_one_ != 0 && recent_ssrc_ == ssrc) {
-      return stream_at(recent_plus_one_ - 1);
+    if (const uint32_t recent = recent_for(ssrc); recent != 0) {
+      return stream_at(recent - 1);
     }
     const uint32_t idx = find_slot(ssrc);
     if (idx != 0) {
@@ -79,14 +79,14 @@ class StreamTable {
   // all of its SRTP replay window. Only the home slot is looked at: a prefetch may miss,
   // never mislead.
   void prefetch_slot(uint32_t ssrc) const noexcept {
-    if (recent_plus_one_ != 0 && recent_ssrc_ == ssrc) {
-      srtpgate::detail::prefetch_line(record(recent_plus_one_ - 1));
+    if (const uint32_t recent = recent_for(ssrc); recent != 0) {
+      srtpgate::detail::prefetch_line(record(recent - 1));
     } else {
       srtpgate::detail::prefetch_line(&slots_[home(ssrc)]);
     }
   }
   void prefetch_stream(uint32_t ssrc) const noexcept {
-    if (recent_plus_one_ != 0 && recent_ssrc_ == ssrc) {
+    if (recent_for(ssrc) != 0) {
       return;  // started by prefetch_slot
     }
     const Slot& slot = slots_[home(ssrc)];
@@ -104,6 +104,10 @@ class StreamTable {
     uint32_t ssrc = 0;
     uint32_t stream_plus_one = 0;  // 0: empty
   };
+  // The stream found last, as its index plus one, if it is `ssrc`'s; else 0.
+  uint32_t recent_for(uint32_t ssrc) const noexcept {
+    return recent_ssrc_ == ssrc ? recent_plus_one_ : 0;
+  }
   // The stream index plus one of `ssrc`'s slot; 0 when it has none.
   uint32_t find_slot(uint32_t ssrc) const noexcept {
     uint32_t slot = home(ssrc);
