@@ -141,6 +141,16 @@ inline bool estimate_index(const IndexAnchor& a, uint16_t seq, uint64_t& index,
   return true;
 }
 
+// Whether estimate_index from `a` (started) would give `index`, an estimate from another top for
+// the same SEQ, without estimating again. RFC 3711 Appendix A picks the one index congruent to
+// SEQ (mod 2^16) in a window of 2^16 around the top: [top - 32767, top + 32768] when the top's
+// SEQ is below 32768, [top - 32768, top + 32767] otherwise. Both hold [top - 32767,
+// top + 32767], so an index that close to `a.top` is the one `a` picks. Farther away the answer
+// may still agree; this says only when it must.
+inline bool estimate_agrees(const IndexAnchor& a, uint64_t index) noexcept {
+  return index - a.top + 32767 <= 2 * 32767;
+}
+
 inline bool estimate_index(const Stream* s, uint16_t seq, uint64_t& index, Status& why) noexcept {
   return estimate_index(anchor_of(s), seq, index, why);
 }

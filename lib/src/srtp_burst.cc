@@ -317,7 +317,10 @@ std::size_t unprotect_until_split(const Sessions& sessions, std::span<PacketView
     const IndexAnchor committed = anchor_of(str);
     const bool estimated = estimate_index(committed, h->sequence, idx, why);
     IndexAnchor& pending = provisional.of(&s, h->ssrc, str);
-    if (pending.started != committed.started || pending.top != committed.top) {
+    // A stream's pending anchor differs from its committed one after its first packet of the
+    // burst (and is then started); a burst in order stays within estimate_agrees' reach.
+    if ((pending.started != committed.started || pending.top != committed.top) &&
+        !(estimated && estimate_agrees(pending, idx))) {
       uint64_t pending_idx = 0;
       Status pending_why = Status::ok;
       const bool pending_estimated = estimate_index(pending, h->sequence, pending_idx, pending_why);
