@@ -42,6 +42,24 @@ std::optional<uint64_t> nearest(uint64_t top, uint16_t seq) {
   return static_cast<uint64_t>(*best);
 }
 
+// RFC 3711 Appendix A as written: the top's ROC v and SEQ s_l; v - 1 when SEQ is more than
+// 2^15 above s_l (s_l in the lower half), v + 1 when more than 2^15 below (upper half).
+std::optional<uint64_t> appendix_a(uint64_t top, uint16_t seq) {
+  const int64_t s_l = static_cast<int64_t>(top & 0xffff);
+  int64_t v = static_cast<int64_t>(top >> 16);
+  if (s_l < 32768) {
+    if (seq - s_l > 32768) {
+      v -= 1;
+    }
+  } else if (s_l - 32768 > seq) {
+    v += 1;
+  }
+  if (v < 0 || v > 0xffffffffLL) {
+    return std::nullopt;
+  }
+  return static_cast<uint64_t>(v) << 16 | seq;
+}
+
 std::optional<uint64_t> estimate(uint64_t top, uint16_t seq, Status* why = nullptr) {
   const IndexAnchor a{true, top, 0};
   uint64_t index = 0;
@@ -71,11 +89,12 @@ std::vector<uint64_t> interesting_tops() {
   return tops;
 }
 
-TEST(IndexEstimate, IsTheNearestIndexWithTheSequenceNumber) {
+TEST(IndexEstimate, IsAppendixAsNearestIndexWithTheSequenceNumber) {
   for (const uint64_t top : interesting_tops()) {
     for (uint32_t seq = 0; seq <= 0xffff; ++seq) {
-      ASSERT_EQ(estimate(top, static_cast<uint16_t>(seq)), nearest(top, static_cast<uint16_t>(seq)))
-          << "top " << top << " seq " << seq;
+      const auto s = static_cast<uint16_t>(seq);
+      ASSERT_EQ(appendix_a(top, s), nearest(top, s)) << "top " << top << " seq " << seq;
+      ASSERT_EQ(estimate(top, s), appendix_a(top, s)) << "top " << top << " seq " << seq;
     }
   }
 }

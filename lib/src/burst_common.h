@@ -114,30 +114,32 @@ inline IndexAnchor anchor_of(const Stream* s) noexcept {
 // RFC 3711 §3.3.1 and Appendix A: the index of a received (or sent) packet from its sequence
 // number and the stream's highest index so far. Returns false when the guess falls before
 // index 0 (an old packet) or past 2^48 (the ROC would overflow: the key must be replaced).
+// Appendix A chooses among ROC - 1, ROC and ROC + 1 by comparing SEQ with the top's SEQ (s_l);
+// what it picks is the index congruent to SEQ nearest the top, and at the one tie (distance
+// 2^15) the later index when s_l < 2^15, else the earlier. That is computed here directly, as
+// the top plus the signed 16-bit difference of the two SEQs, without Appendix A's branches
+// (tests/test_index_estimate.cc checks the two agree for every SEQ).
 inline bool estimate_index(const IndexAnchor& a, uint16_t seq, uint64_t& index,
                            Status& why) noexcept {
   if (!a.started) {
     index = (uint64_t{a.preset_roc} << 16) | seq;
     return true;
   }
-  const uint32_t s_l = static_cast<uint32_t>(a.top & 0xffff);
-  int64_t v = static_cast<int64_t>(a.top >> 16);
-  if (s_l < 32768) {
-    if (static_cast<int32_t>(seq) - static_cast<int32_t>(s_l) > 32768) {
-      v -= 1;
-    }
-  } else if (static_cast<int32_t>(s_l) - 32768 > static_cast<int32_t>(seq)) {
-    v += 1;
+  const auto top_seq = static_cast<uint16_t>(a.top);
+  int64_t delta = static_cast<int16_t>(static_cast<uint16_t>(seq - top_seq));
+  if (delta == -32768 && top_seq < 32768) {
+    delta = 32768;
   }
-  if (v < 0) {
+  const int64_t guess = static_cast<int64_t>(a.top) + delta;  // a.top < 2^48: no overflow
+  if (guess < 0) {
     why = Status::replay_old;
     return false;
   }
-  if (v > 0xffffffffLL) {
+  if (guess > int64_t{0xffffffffffff}) {
     why = Status::key_expired;
     return false;
   }
-  index = (static_cast<uint64_t>(v) << 16) | seq;
+  index = static_cast<uint64_t>(guess);
   return true;
 }
 
