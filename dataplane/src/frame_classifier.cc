@@ -37,6 +37,11 @@ constexpr uint32_t kRtcpMinLen = 8;  // RFC 3550 §6.4.1 header + SSRC
 inline uint16_t load_be16(const uint8_t* p) noexcept {
   return static_cast<uint16_t>((static_cast<uint16_t>(p[0]) << 8) | p[1]);
 }
+inline uint32_t load_native32(const uint8_t* p) noexcept {
+  uint32_t w;
+  std::memcpy(&w, p, 4);
+  return w;
+}
 
 // RFC 1071 §2: the one's-complement sum is byte-order independent, so sums are kept in the
 // machine's representation of network-order 16-bit words (DPDK's convention) and constants are
@@ -333,6 +338,27 @@ bool udp_checksum_ok(const uint8_t* frame, const ParsedFrame& parsed) noexcept {
   const uint8_t* ip = frame + parsed.l3_offset;
   return parsed.ip_version == 4 ? udp_checksum_ok(ip + 12, 8, udp, udp_len)
                                 : udp_checksum_ok(ip + 8, 32, udp, udp_len);
+}
+
+uint16_t payload_sum_of_verified(const uint8_t* frame, const ParsedFrame& parsed) noexcept {
+  const uint8_t* udp = frame + parsed.payload_offset - kUdpHeaderLen;
+  if (load_be16(udp + 6) == 0) {
+    return ones_sum(udp + kUdpHeaderLen, parsed.payload_len);
+  }
+  const uint8_t* ip = frame + parsed.l3_offset;
+  const auto udp_len = static_cast<uint16_t>(parsed.payload_len + kUdpHeaderLen);
+  // Pseudo-header (addresses, protocol, UDP length), then the UDP header with its checksum,
+  // as 32-bit words in a 64-bit accumulator (RFC 1071 §2 (C)).
+  const uint8_t* addrs = parsed.ip_version == 4 ? ip + 12 : ip + 8;
+  const uint32_t addrs_len = parsed.ip_version == 4 ? 8 : 32;
+  uint64_t rest = uint64_t{rte_cpu_to_be_16(kProtoUdp)} + rte_cpu_to_be_16(udp_len);
+  for (uint32_t off = 0; off < addrs_len; off += 4) {
+    rest += load_native32(addrs + off);
+  }
+  rest += load_native32(udp);
+  rest += load_native32(udp + 4);
+  // rest + payload = 0xffff (mod 0xffff), so payload = 0xffff - rest.
+  return static_cast<uint16_t>(0xffff - fold(rest));
 }
 
 }  // namespace srtpgate::dp::detail

@@ -56,4 +56,14 @@ void classify_frame_general(const uint8_t* frame, uint32_t len, uint16_t port_id
 // true if it verifies or is zero over IPv4 (RFC 768). Reads only what classify_frame checked.
 bool udp_checksum_ok(const uint8_t* frame, const ParsedFrame& parsed) noexcept;
 
+// The one's-complement sum of the UDP payload of a frame classify_frame accepted, whose UDP
+// checksum has been verified (by udp_checksum_ok or by the NIC), for a payload that leaves
+// unchanged under new headers. A verified checksum makes the whole sum -0 (RFC 768), so the
+// payload's part is the complement of the pseudo-header's and the UDP header's (the same
+// algebra as RFC 1624 §3): read from 8 bytes of UDP header and the addresses, not from the
+// payload. A zero checksum over IPv4 (none sent, RFC 768) carries nothing, and then the payload
+// is summed. Congruent modulo 0xffff to ones_sum over the payload, which is all
+// write_egress_headers needs.
+uint16_t payload_sum_of_verified(const uint8_t* frame, const ParsedFrame& parsed) noexcept;
+
 }  // namespace srtpgate::dp::detail

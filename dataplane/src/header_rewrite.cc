@@ -142,7 +142,7 @@ Result<EgressTemplate> build_egress_template(const NextHop& hop,
 }
 
 uint8_t* write_egress_headers(const EgressTemplate& t, uint8_t* payload, uint16_t payload_len,
-                              UdpChecksum udp_mode) noexcept {
+                              UdpChecksum udp_mode, uint16_t payload_sum) noexcept {
   uint8_t* frame = payload - t.len;
   copy_headers(frame, t.bytes.data(), t.len);
   uint8_t* ip = frame + t.l2_len;
@@ -177,7 +177,7 @@ uint8_t* write_egress_headers(const EgressTemplate& t, uint8_t* payload, uint16_
   uint64_t sum = uint64_t{t.udp_partial_sum} + udp_len_net + udp_len_net;
   sum += load_native16(udp);
   sum += load_native16(udp + 2);
-  sum += ones_sum(payload, payload_len);
+  sum += udp_mode == UdpChecksum::software_known_sum ? payload_sum : ones_sum(payload, payload_len);
   auto cksum = static_cast<uint16_t>(~fold(sum));
   if (cksum == 0) {
     cksum = 0xffff;  // RFC 768: a computed zero is sent as all ones

@@ -37,14 +37,20 @@ Result<EgressTemplate> build_egress_template(const NextHop& hop,
                                              const std::array<uint8_t, 6>& src_mac);
 
 enum class UdpChecksum : uint8_t {
-  software,  // full UDP checksum computed here
-  offload,   // pseudo-header sum only, for a NIC with UDP checksum offload (DPDK convention)
+  software,  // full UDP checksum computed here, summing the payload
+  // Full UDP checksum computed here from the payload's one's-complement sum, which the caller
+  // already knows (a forwarded payload: see payload_sum_of_verified in frame_classifier.h), so
+  // the payload is not read.
+  software_known_sum,
+  offload,  // pseudo-header sum only, for a NIC with UDP checksum offload (DPDK convention)
 };
 
 // Writes the template's headers into the `t.len` bytes before `payload` and fills the IP and
 // UDP lengths, the IPv4 header checksum and the UDP checksum for `payload_len` bytes of payload.
+// `payload_sum` is read only with UdpChecksum::software_known_sum: the payload's sum as
+// ones_sum (ones_sum.h) gives it, or any value congruent to it modulo 0xffff.
 // The caller guarantees the headroom. Returns the start of the frame (payload - t.len).
 uint8_t* write_egress_headers(const EgressTemplate& t, uint8_t* payload, uint16_t payload_len,
-                              UdpChecksum udp) noexcept;
+                              UdpChecksum udp, uint16_t payload_sum = 0) noexcept;
 
 }  // namespace srtpgate::dp::detail

@@ -359,6 +359,66 @@ TEST_P(Rewrite, TemplateIsReusableAcrossPackets) {
   (void)pa;
 }
 
+// A forwarded payload: its sum is read from the verified ingress checksum
+// (payload_sum_of_verified), and the egress frame written with it must be byte for byte the one
+// written by summing the payload. Ingress in either family (this suite's template is the egress),
+// every length class, random bytes and the payloads whose sum is one of the two zeros, and an
+// IPv4 ingress without a checksum (zero, RFC 768).
+TEST_P(Rewrite, ForwardedPayloadSumFromIngressChecksumGivesTheSameFrame) {
+  const EgressTemplate out = tmpl();
+  std::mt19937 rng(1624);
+  for (int in_family : {4, 6}) {
+    NextHop in_hop = make_hop(in_family, 0);
+    in_hop.src_port = 5006;
+    in_hop.dst_port = 49170;
+    const Result<EgressTemplate> in = build_egress_template(in_hop, kDstMac);
+    ASSERT_TRUE(in.ok()) << in.message();
+    // Random bytes, all 0x00 after the RTP bytes, all 0xff, and random bytes with one word set
+    // so that the payload sums to a zero.
+    for (int fill = 0; fill < 4; ++fill) {
+      for (size_t n = 12; n <= 1500; n += (n < 80 ? 1 : 29)) {
+        Bytes payload = rtp_payload(n);
+        for (size_t i = 2; i < n; ++i) {
+          payload[i] = fill == 1 ? 0x00 : fill == 2 ? 0xff : static_cast<uint8_t>(rng());
+        }
+        if (fill == 3) {
+          const size_t word = n % 2 == 0 ? n - 2 : n - 3;  // a whole 16-bit word
+          payload[word] = payload[word + 1] = 0;
+          const auto w = static_cast<uint16_t>(0xffff - rte_raw_cksum(payload.data(), n));
+          std::memcpy(&payload[word], &w, 2);
+          ASSERT_EQ(rte_raw_cksum(payload.data(), n) % 0xffff, 0);
+        }
+        for (bool no_checksum : {false, true}) {
+          if (no_checksum && in_family == 6) continue;  // RFC 8200 §8.1: IPv6 must have one
+          SCOPED_TRACE(::testing::Message() << "ingress IPv" << in_family << " fill " << fill
+                                            << " length " << n << " no checksum " << no_checksum);
+          const Packet rx = write(in.value(), payload, UdpChecksum::software);
+          if (no_checksum) {
+            rx.frame[in.value().len - 2] = rx.frame[in.value().len - 1] = 0;
+          }
+          ParsedFrame p;
+          classify_frame(rx.frame, static_cast<uint32_t>(rx.len), 3, ChecksumHint::unknown,
+                         ChecksumHint::unknown, p);
+          ASSERT_EQ(p.kind, FrameKind::rtp);
+          const uint16_t sum = payload_sum_of_verified(rx.frame, p);
+          // Congruent modulo 0xffff to DPDK's sum of the payload: equal, or the other zero.
+          const uint16_t dpdk = rte_raw_cksum(payload.data(), n);
+          ASSERT_TRUE(sum == dpdk || (sum % 0xffff == 0 && dpdk % 0xffff == 0))
+              << std::hex << sum << " " << dpdk;
+
+          const Packet want = write(out, payload, UdpChecksum::software);
+          Packet got;
+          got.buf.reset(new uint8_t[kHeadroom + n]);
+          std::memcpy(got.buf.get() + kHeadroom, payload.data(), n);
+          got.frame = write_egress_headers(out, got.buf.get() + kHeadroom, static_cast<uint16_t>(n),
+                                           UdpChecksum::software_known_sum, sum);
+          ASSERT_EQ(0, std::memcmp(got.frame, want.frame, want.len));
+        }
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(IpAndVlan, Rewrite,
                          ::testing::Combine(::testing::Values(4, 6),
                                             ::testing::Values(uint16_t{0}, uint16_t{100},

@@ -5,7 +5,10 @@
 // ASan catches any read past it. Checked: the kind and drop reason are defined values; for UDP
 // kinds the payload lies inside the frame, after the headers, and the flow key carries the port
 // id and a family that matches the IP version; and classify_frame, with its shortcut for the
-// common frame, gives what the general parser alone gives, field for field.
+// common frame, gives what the general parser alone gives, field for field. Then, with the
+// frame's UDP checksum replaced by the right one (computed here, RFC 1071 word by word), the
+// checksum verifies and the payload sum read from it (payload_sum_of_verified) equals the
+// payload's own sum modulo 0xffff.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -14,6 +17,7 @@
 #include <memory>
 
 #include "frame_classifier.h"
+#include "ones_sum.h"
 
 namespace {
 
@@ -25,6 +29,36 @@ void check(bool cond, const char* what) {
     std::fprintf(stderr, "fuzz_frame_classifier: invariant violated: %s\n", what);
     std::abort();
   }
+}
+
+// RFC 1071 §4.1 over big-endian words: a reference independent of ones_sum.h.
+uint32_t ref_sum(const uint8_t* p, std::size_t n, uint32_t sum) {
+  for (std::size_t i = 0; i + 1 < n; i += 2) {
+    sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
+  }
+  if (n % 2 != 0) {
+    sum += static_cast<uint32_t>(p[n - 1] << 8);
+  }
+  while (sum >> 16) {
+    sum = (sum & 0xffff) + (sum >> 16);
+  }
+  return sum;
+}
+
+// Writes the right UDP checksum (RFC 768; RFC 8200 §8.1) into a frame classify_frame accepted.
+void set_udp_checksum(uint8_t* frame, const ParsedFrame& p) {
+  uint8_t* udp = frame + p.payload_offset - 8;
+  const uint8_t* ip = frame + p.l3_offset;
+  const uint32_t udp_len = p.payload_len + 8u;
+  udp[6] = udp[7] = 0;
+  uint32_t sum = p.ip_version == 4 ? ref_sum(ip + 12, 8, 0) : ref_sum(ip + 8, 32, 0);
+  sum = ref_sum(udp, udp_len, sum + 17 + udp_len);
+  uint16_t c = static_cast<uint16_t>(~sum);
+  if (c == 0) {
+    c = 0xffff;
+  }
+  udp[6] = static_cast<uint8_t>(c >> 8);
+  udp[7] = static_cast<uint8_t>(c);
 }
 
 ChecksumHint hint(uint8_t bits) {
@@ -76,5 +110,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
         "UDP payload runs past the frame");
   check(out.key.port_id == port_id, "flow key with the wrong port id");
   check(out.key.family == out.ip_version, "flow key family differs from the IP version");
+  // A zero IPv4 checksum (none sent) stays, to cover that case as it came.
+  if (out.ip_version == 6 || frame[out.payload_offset - 2] != 0 ||
+      frame[out.payload_offset - 1] != 0) {
+    set_udp_checksum(frame.get(), out);
+  }
+  check(udp_checksum_ok(frame.get(), out), "a right UDP checksum does not verify");
+  const uint16_t from_checksum = payload_sum_of_verified(frame.get(), out);
+  const uint16_t summed = ones_sum(frame.get() + out.payload_offset, out.payload_len);
+  check(from_checksum % 0xffff == summed % 0xffff,
+        "payload sum from the verified checksum differs from the payload's sum");
   return 0;
 }
