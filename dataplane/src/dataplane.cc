@@ -150,7 +150,9 @@ struct Dataplane::Impl {
     f->key = canonical(spec.key);
     f->action = spec.action;
     f->tx_port = spec.next_hop.port_id;
-    f->udp_checksum_offload = egress->tx_udp_checksum;
+    f->tx_udp_checksum = egress->tx_udp_checksum          ? detail::UdpChecksum::offload
+                         : spec.action == Action::forward ? detail::UdpChecksum::software_known_sum
+                                                          : detail::UdpChecksum::software;
     f->egress = tmpl.value();
     if (wants_in) {
       auto s = make_session(*spec.inbound, srtp::Direction::inbound, spec, w);

@@ -274,6 +274,7 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
   UninitArray<srtp::PacketView, kMaxBurst> batch;
   srtp::Status status[kMaxBurst];
   uint8_t slot[kMaxBurst];
+  uint16_t payload_sum[kMaxBurst];  // forward flows only
   unsigned nbatch = 0;
   unsigned nprotect = 0;  // RTP of protect and transcrypt flows: the second submission
 
@@ -303,10 +304,17 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
       continue;
     }
     const bool srtp_in = f->action == Action::unprotect || f->action == Action::transcrypt;
-    if (!srtp_in && l4_unchecked(m->ol_flags) &&
-        !udp_checksum_ok(rte_pktmbuf_mtod(m, const uint8_t*), pf[j])) {
-      drop(j, Drop::udp_checksum);
-      continue;
+    if (!srtp_in) {
+      const auto* frame = rte_pktmbuf_mtod(m, const uint8_t*);
+      if (l4_unchecked(m->ol_flags) && !udp_checksum_ok(frame, pf[j])) {
+        drop(j, Drop::udp_checksum);
+        continue;
+      }
+      // A forwarded payload leaves as it came: its sum for the egress UDP checksum is read
+      // from the verified ingress checksum, and stage 4 does not read the payload again.
+      if (f->tx_udp_checksum == UdpChecksum::software_known_sum) {
+        payload_sum[j] = payload_sum_of_verified(frame, pf[j]);
+      }
     }
     // Built once in registers and copied to both arrays: reading view[j] back as one 16-byte
     // load right after its two 8-byte stores stalled on store forwarding (a quarter of this
@@ -384,13 +392,13 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
     Flow* f = flow[j];
     const EgressTemplate& e = f->egress;
     const auto len = static_cast<uint16_t>(view[j].len);
+    const UdpChecksum mode = f->tx_udp_checksum;
     uint8_t* frame = write_egress_headers(
-        e, view[j].data, len,
-        f->udp_checksum_offload ? UdpChecksum::offload : UdpChecksum::software);
+        e, view[j].data, len, mode, mode == UdpChecksum::software_known_sum ? payload_sum[j] : 0);
     m->data_off = static_cast<uint16_t>(frame - static_cast<uint8_t*>(m->buf_addr));
     m->data_len = static_cast<uint16_t>(e.len + len);
     m->pkt_len = m->data_len;
-    if (f->udp_checksum_offload) {
+    if (mode == UdpChecksum::offload) {
       m->ol_flags = RTE_MBUF_F_TX_UDP_CKSUM |
                     (e.ip_version == 4 ? RTE_MBUF_F_TX_IPV4 : RTE_MBUF_F_TX_IPV6);
       m->l2_len = e.l2_len;

@@ -49,7 +49,9 @@ struct FlowCounters {
 // the sessions, and the counters it writes) and the egress template's line, nothing else.
 struct alignas(64) Flow {
   Action action = Action::unprotect;
-  bool udp_checksum_offload = false;  // the egress port computes UDP checksums
+  // How the egress UDP checksum is made: by the egress port (offload), from the payload's sum
+  // known at ingress (forward), or by summing the payload.
+  UdpChecksum tx_udp_checksum = UdpChecksum::software;
   uint16_t tx_port = 0;
   std::unique_ptr<srtp::Session> inbound;   // unprotect, transcrypt
   std::unique_ptr<srtp::Session> outbound;  // protect, transcrypt

@@ -33,6 +33,7 @@ inline IpAddress ip(const char* text) {
 struct Output {
   detail::ParsedFrame frame;
   Bytes payload;
+  Bytes raw;  // the whole frame as sent
   std::array<uint8_t, 6> dst_mac{};
   uint16_t tx_queue = 0;
 };
@@ -189,6 +190,7 @@ class Harness {
         detail::classify_frame(d, m->data_len, port_id, detail::ChecksumHint::unknown,
                                detail::ChecksumHint::unknown, o.frame);
         std::copy(d, d + 6, o.dst_mac.begin());
+        o.raw.assign(d, d + m->data_len);
         if (o.frame.kind != detail::FrameKind::drop) {
           o.payload.assign(d + o.frame.payload_offset,
                            d + o.frame.payload_offset + o.frame.payload_len);
