@@ -107,8 +107,12 @@ inline uint16_t ones_sum_portable(const uint8_t* p, std::size_t n) noexcept {
 #if !defined(__clang__)  // a GCC-only group; clang warns that it does not know it
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
+// Up to this many bytes the sixteen 32-bit lanes add up in 32 bits (see the reduction below).
+inline constexpr std::size_t kOnesSumNarrowReduceMax = 2048 * 64;
+
 __attribute__((target("avx512f,avx512bw"))) inline uint16_t ones_sum_avx512(
     const uint8_t* p, std::size_t n) noexcept {
+  const std::size_t total = n;
   const __m512i low_words = _mm512_set1_epi32(0xffff);
   // Low and high words go to separate accumulators: two independent add chains per step.
   __m512i lo_acc = _mm512_setzero_si512();
@@ -127,7 +131,21 @@ __attribute__((target("avx512f,avx512bw"))) inline uint16_t ones_sum_avx512(
     hi_acc = _mm512_add_epi32(hi_acc, _mm512_srli_epi32(v, 16));
   }
   const __m512i acc = _mm512_add_epi32(lo_acc, hi_acc);
-  // Sixteen lanes to one 64-bit sum: widen the two halves to 64-bit lanes first, so the
+  if (total <= kOnesSumNarrowReduceMax) {
+    // At most 2048 steps (every frame): a lane holds at most 2 * 0xffff per step, so the
+    // sixteen add up to at most 32 * 0xffff * 2048 < 2^32, and the reduction stays in 32-bit
+    // lanes: halve the vector three times, then add the last two lanes.
+    const __m256i s8 =
+        _mm256_add_epi32(_mm512_castsi512_si256(acc), _mm512_extracti64x4_epi64(acc, 1));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+    s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
+    s4 = _mm_add_epi32(s4, _mm_srli_epi64(s4, 32));
+    auto s = static_cast<uint32_t>(_mm_cvtsi128_si32(s4));
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    return static_cast<uint16_t>(s);
+  }
+  // Longer: sixteen lanes to one 64-bit sum: widen the two halves to 64-bit lanes first, so the
   // reduction cannot overflow whatever the length.
   const __m512i lo = _mm512_cvtepu32_epi64(_mm512_castsi512_si256(acc));
   const __m512i hi = _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(acc, 1));

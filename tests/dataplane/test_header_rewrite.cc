@@ -490,5 +490,32 @@ TEST(OnesSum, Avx512ReadsOnlyTheBuffer) {
 }
 #endif
 
+// Sums longer than any frame, all-ones words first (the largest lane values): either side of
+// the length up to which the AVX-512 body reduces in 32 bits, against a 64-bit reference
+// (rte_raw_cksum's 32-bit accumulator overflows at these lengths).
+TEST(OnesSum, LongBuffersEitherSideOfTheNarrowReduction) {
+  std::mt19937 rng(4);
+  const std::size_t limit = 2048 * 64;
+  std::vector<uint8_t> buf(3 * limit + 7);
+  for (int round = 0; round < 2; ++round) {
+    for (auto& b : buf) b = static_cast<uint8_t>(round == 0 ? 0xff : rng());
+    for (std::size_t n : {limit - 64, limit - 1, limit, limit + 1, limit + 64, 3 * limit + 7}) {
+      uint64_t ref = 0;
+      for (std::size_t i = 0; i + 1 < n; i += 2) {
+        ref += static_cast<uint16_t>(buf[i] | buf[i + 1] << 8);  // memory order, as DPDK's
+      }
+      if (n % 2 != 0) ref += buf[n - 1];
+      while (ref >> 16) ref = (ref & 0xffff) + (ref >> 16);
+      EXPECT_EQ(ones_sum(buf.data(), n), ref) << "length " << n << " round " << round;
+      EXPECT_EQ(ones_sum_portable(buf.data(), n), ref) << "length " << n << " round " << round;
+#if defined(SRTPGATE_ONES_SUM_AVX512)
+      if (kOnesSumAvx512) {
+        EXPECT_EQ(ones_sum_avx512(buf.data(), n), ref) << "length " << n << " round " << round;
+      }
+#endif
+    }
+  }
+}
+
 }  // namespace
 }  // namespace srtpgate::dp::detail
