@@ -442,6 +442,57 @@ TEST_P(AttackTest, ForgeriesNeverMoveTheWindowOrCreateStreams) {
   }
 }
 
+// A stream with no packet committed yet estimates its first index as ROC || SEQ (RFC 3711
+// §3.3.1), which says nothing about where a later packet of the same burst falls. A forgery
+// between two genuine packets of the stream's first burst, close enough to each, must not decide
+// the later one's index: the burst must give what the genuine packets give one at a time.
+// Late packet one ROC back (SEQ 50000 after SEQ 0): with a preset ROC of 5 and a wide window it
+// is accepted at 4 || 50000; on a new stream (ROC 0) it is before index 0, so replay_old.
+TEST_P(AttackTest, ForgeryInANewStreamsFirstBurstDoesNotSteerALaterPacket) {
+  for (const bool preset : {false, true}) {
+    SCOPED_TRACE(preset ? "ROC set to 5 before the first packet" : "new SSRC");
+    const MasterKey key = testutil::random_key(rng_, profile_);
+    const uint32_t ssrc = static_cast<uint32_t>(rng_()) | 1;
+    const uint32_t roc = preset ? 5 : 0;
+    // Two senders of the same stream, so each packet gets the index the test wants.
+    auto tx_first = make(Direction::outbound, key);
+    auto tx_late = make(Direction::outbound, key);
+    if (preset) {
+      ASSERT_TRUE(tx_first->set_roc(ssrc, roc));
+      ASSERT_TRUE(tx_late->set_roc(ssrc, roc - 1));
+    }
+    const Bytes first = protect(*tx_first, rich_rtp(ssrc, 0), false);    // roc || 0
+    const Bytes late = protect(*tx_late, rich_rtp(ssrc, 50000), false);  // roc - 1 || 50000
+    Bytes forged = first;
+    testutil::put_be16(&forged[2], 30000);  // 30000 after the first, 20000 before the late one
+
+    SessionConfig c;
+    c.replay_window = 32768;
+    auto make_rx = [&] {
+      auto rx = testutil::make_session(engine_, profile_, Direction::inbound, key, c);
+      if (preset) {
+        EXPECT_TRUE(rx->set_roc(ssrc, roc));
+      }
+      return rx;
+    };
+    auto one_at_a_time = make_rx();
+    const Status want_first = unprotect(*one_at_a_time, first, false);
+    const Status want_late = unprotect(*one_at_a_time, late, false);
+    ASSERT_EQ(want_first, Status::ok);
+    ASSERT_EQ(want_late, preset ? Status::ok : Status::replay_old) << name(want_late);
+
+    auto rx = make_rx();
+    ExactBuffer a(first, first.size()), b(forged, forged.size()), d(late, late.size());
+    PacketView views[3] = {a.view(), b.view(), d.view()};
+    Status st[3] = {Status::count_, Status::count_, Status::count_};
+    rx->unprotect_rtp(views, st);
+    EXPECT_EQ(st[0], want_first) << name(st[0]);
+    EXPECT_NE(st[1], Status::ok);
+    EXPECT_EQ(st[2], want_late) << name(st[2]);
+    EXPECT_EQ(rx->roc(ssrc), one_at_a_time->roc(ssrc));
+  }
+}
+
 // Many SSRCs of forged traffic: the stream table stays as it was, even at its cap.
 TEST_P(AttackTest, ForgedFloodOfNewSsrcsCreatesNoStreams) {
   const MasterKey key = testutil::random_key(rng_, profile_);

@@ -318,15 +318,30 @@ std::size_t unprotect_until_split(const Sessions& sessions, std::span<PacketView
     const bool estimated = estimate_index(committed, h->sequence, idx, why);
     IndexAnchor& pending = provisional.of(&s, h->ssrc, str);
     // A stream's pending anchor differs from its committed one after its first packet of the
-    // burst (and is then started); a burst in order stays within estimate_agrees' reach.
-    if ((pending.started != committed.started || pending.top != committed.top) &&
-        !(estimated && estimate_agrees(pending, idx))) {
-      uint64_t pending_idx = 0;
-      Status pending_why = Status::ok;
-      const bool pending_estimated = estimate_index(pending, h->sequence, pending_idx, pending_why);
-      if (i > 0 && (pending_estimated != estimated || (estimated && pending_idx != idx))) {
-        done = i;  // i > 0: the first packet of a burst always sees committed state
+    // burst (and is then started). It counts packets whose tags are not checked yet, so it is
+    // only a bound: the anchor of the genuine ones lies between the committed and the pending
+    // anchor, and since the estimate rises with the top, where those two agree the genuine
+    // anchor agrees too. That holds once the stream has a committed packet. Before, the
+    // committed estimate is ROC || SEQ, off that scale (a forged packet could make the pending
+    // anchor agree with it where the genuine anchor would not), so the stream's later packets
+    // wait for its earlier ones to be verified and committed. A burst in order stays within
+    // estimate_agrees' reach.
+    // (i > 0 whenever they differ: an earlier packet of this call moved the pending anchor.
+    // It is tested anyway, as `done` must not be 0.)
+    if (i > 0 && (pending.started != committed.started || pending.top != committed.top)) {
+      if (!committed.started) {
+        done = i;
         break;
+      }
+      if (!(estimated && estimate_agrees(pending, idx))) {
+        uint64_t pending_idx = 0;
+        Status pending_why = Status::ok;
+        const bool pending_estimated =
+            estimate_index(pending, h->sequence, pending_idx, pending_why);
+        if (pending_estimated != estimated || (estimated && pending_idx != idx)) {
+          done = i;
+          break;
+        }
       }
     }
     if (!estimated) {
