@@ -70,6 +70,30 @@ TEST(RtpParse, RejectsBadVersionAndExtensionOverrun) {
   EXPECT_FALSE(rtp::parse_header(q));
 }
 
+// An extension length of 2^14 words or more is 65536 bytes or more: it must be measured as it
+// is, not in 16 bits (where 0x4000 words would read as an empty extension and 0x4001 as one
+// word), and a header that long is rejected even where the buffer holds it.
+TEST(RtpParse, ExtensionLengthsPast16BitsAreRejected) {
+  for (const uint16_t words : {uint16_t{0x4000}, uint16_t{0x4001}, uint16_t{0xffff}}) {
+    for (const std::size_t size : {std::size_t{64}, std::size_t{300000}}) {
+      std::vector<uint8_t> p = rtp_packet(0, true, 0xBEDE, {}, 0, 0);
+      p[14] = static_cast<uint8_t>(words >> 8);
+      p[15] = static_cast<uint8_t>(words);
+      p.resize(size, 0);
+      EXPECT_FALSE(rtp::parse_header(p)) << words << " words, " << size << " bytes";
+    }
+  }
+  // The longest header that fits 16 bits still parses: 16 + 4 * 16379 = 65532 bytes.
+  std::vector<uint8_t> p = rtp_packet(0, true, 0xBEDE, {}, 0, 0);
+  p[14] = 0x3f;
+  p[15] = 0xfb;
+  p.resize(70000, 0);
+  const auto h = rtp::parse_header(p);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->header_len, 65532);
+  EXPECT_EQ(h->extension_len, 65516);
+}
+
 TEST(RtpParse, ExtensionElementOverrunsAreCaught) {
   // One-byte form: ID 1, L = 15 (16 bytes) but only 3 bytes follow.
   auto p = rtp_packet(0, true, 0xBEDE, {0x1f, 1, 2, 3}, 0, 0);

@@ -26,10 +26,12 @@ inline std::optional<Header> parse_header_inline(std::span<const uint8_t> p) noe
       return std::nullopt;
     }
     h.extension_profile = load_be16(&p[len]);
-    h.extension_len = static_cast<uint16_t>(4u * load_be16(&p[len + 2]));
-    len += 4 + std::size_t{h.extension_len};
+    const std::size_t extension_len = std::size_t{4} * load_be16(&p[len + 2]);  // up to 262140
+    len += 4 + extension_len;
+    h.extension_len = static_cast<uint16_t>(extension_len);  // exact when the check below passes
   }
-  if (p.size() < len) {
+  // A header longer than 65535 bytes fits no UDP datagram, nor Header's 16-bit lengths.
+  if (p.size() < len || len > 0xffff) {
     return std::nullopt;
   }
   h.header_len = static_cast<uint16_t>(len);
