@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -490,6 +492,30 @@ TEST_P(AttackTest, ForgeryInANewStreamsFirstBurstDoesNotSteerALaterPacket) {
     EXPECT_NE(st[1], Status::ok);
     EXPECT_EQ(st[2], want_late) << name(st[2]);
     EXPECT_EQ(rx->roc(ssrc), one_at_a_time->roc(ssrc));
+  }
+}
+
+// A view whose length claims more than its capacity is malformed, in every operation, and no
+// byte past the capacity is read: the block ends there, so an AddressSanitizer build sees any
+// read past it.
+TEST_P(AttackTest, LengthPastCapacityIsMalformedAndUnread) {
+  const MasterKey key = testutil::random_key(rng_, profile_);
+  auto tx = make(Direction::outbound, key);
+  auto rx = make(Direction::inbound, key);
+  const Bytes valid = protect(*tx, rich_rtp(7, 1), false);
+  for (const std::size_t capacity :
+       {std::size_t{1}, std::size_t{8}, std::size_t{12}, std::size_t{16}, valid.size() - 1}) {
+    for (const Op op : {Op::protect_rtp, Op::unprotect_rtp, Op::protect_rtcp, Op::unprotect_rtcp}) {
+      std::unique_ptr<uint8_t[]> block(new uint8_t[capacity]);
+      std::memcpy(block.get(), valid.data(), capacity);
+      PacketView v{block.get(), static_cast<uint32_t>(valid.size()),
+                   static_cast<uint32_t>(capacity)};
+      Status st = Status::count_;
+      const bool outbound = op == Op::protect_rtp || op == Op::protect_rtcp;
+      testutil::run(outbound ? *tx : *rx, op, {&v, 1}, {&st, 1});
+      EXPECT_EQ(st, Status::malformed)
+          << "capacity " << capacity << " op " << static_cast<int>(op) << ": " << name(st);
+    }
   }
 }
 

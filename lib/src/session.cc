@@ -166,7 +166,7 @@ void prefetch_session_state(SessionImpl* const* impls, std::span<const PacketVie
   // §5.1: bytes 8..11 of the header; a packet too short for it is rejected later, whatever is
   // prefetched).
   for (std::size_t i = 0; i < m; ++i) {
-    ssrc[i] = pkts[i].len >= 12 ? load_be32(pkts[i].data + 8) : 0;
+    ssrc[i] = pkts[i].len >= 12 && pkts[i].capacity >= 12 ? load_be32(pkts[i].data + 8) : 0;
     impls[i]->streams.prefetch_slot(ssrc[i]);
     srtpgate::detail::prefetch_line(impls[i]->active_key);
   }

@@ -98,8 +98,12 @@ std::size_t protect(const Sessions& sessions, std::span<PacketView> pkts,
     const std::size_t mki_len = cur.mki_len;
     const std::size_t overhead = mki_len + cur.tag_len;
     PacketView& p = pkts[i];
+    if (p.capacity < p.len) {  // before any byte is read: only capacity bytes are the caller's
+      st[i] = Status::malformed;
+      continue;
+    }
     const auto h = rtp::detail::parse_header_inline({p.data, p.len});
-    if (!h || p.capacity < p.len) {
+    if (!h) {
       st[i] = Status::malformed;
       continue;
     }
@@ -281,8 +285,12 @@ std::size_t unprotect_until_split(const Sessions& sessions, std::span<PacketView
     const std::size_t tag_len = cur.tag_len;
     const std::size_t trailer = mki_len + tag_len;
     PacketView& p = pkts[i];
+    if (p.capacity < p.len) {  // before any byte is read: only capacity bytes are the caller's
+      st[i] = Status::malformed;
+      continue;
+    }
     const auto h = rtp::detail::parse_header_inline({p.data, p.len});
-    if (!h || p.len < h->header_len + trailer || p.capacity < p.len) {
+    if (!h || p.len < h->header_len + trailer) {
       st[i] = Status::malformed;
       continue;
     }
