@@ -260,6 +260,48 @@ TEST_P(SessionTest, KeyLifetimeIsEnforcedAndReportedEarly) {
   EXPECT_EQ(one(*tx, b, len, true), Status::ok);
 }
 
+// RFC 3711 §9.2 per packet, also inside one burst: a receiver whose key has 10 packets of
+// lifetime left accepts the first 10 of a burst of 16 and refuses the rest, for SRTP and SRTCP.
+TEST_P(SessionTest, InboundKeyLifetimeHoldsInsideABurst) {
+  constexpr uint32_t kLifetime = 10;
+  constexpr std::size_t kBurst = 16;
+  auto tx = make(Direction::outbound, key_for(profile_, 8));
+  auto rx = make(Direction::inbound, key_for(profile_, 8, {}, kLifetime));
+  for (const bool rtcp : {false, true}) {
+    SCOPED_TRACE(rtcp ? "SRTCP" : "SRTP");
+    std::vector<Buf> bufs(kBurst);
+    std::vector<PacketView> views;
+    for (std::size_t n = 0; n < kBurst; ++n) {
+      uint32_t len = 0;
+      if (rtcp) {
+        const uint8_t rr[] = {0x80, 201, 0, 1, 0, 0, 0, 77};
+        std::memcpy(bufs[n].bytes.data(), rr, sizeof rr);
+        len = sizeof rr;
+      } else {
+        len = make_rtp(bufs[n], 1, static_cast<uint16_t>(100 + n));
+      }
+      PacketView v = bufs[n].view(len);
+      Status st = Status::count_;
+      if (rtcp) {
+        tx->protect_rtcp({&v, 1}, {&st, 1});
+      } else {
+        tx->protect_rtp({&v, 1}, {&st, 1});
+      }
+      ASSERT_EQ(st, Status::ok);
+      views.push_back(v);
+    }
+    std::vector<Status> st(kBurst, Status::count_);
+    const std::size_t ok = rtcp ? rx->unprotect_rtcp(views, st) : rx->unprotect_rtp(views, st);
+    EXPECT_EQ(ok, kLifetime);
+    for (std::size_t n = 0; n < kBurst; ++n) {
+      EXPECT_EQ(st[n], n < kLifetime ? Status::ok : Status::key_expired) << n;
+    }
+    const KeyUsage u = rx->key_usage()[0];
+    EXPECT_EQ(rtcp ? u.srtcp_packets : u.srtp_packets, kLifetime);
+    EXPECT_TRUE(u.expired);
+  }
+}
+
 TEST_P(SessionTest, TailroomRepeatTxAndMalformed) {
   auto k = key_for(profile_, 6);
   auto tx = make(Direction::outbound, k);

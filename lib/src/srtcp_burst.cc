@@ -223,6 +223,11 @@ std::size_t unprotect(SessionImpl& s, std::span<PacketView> pkts, std::span<Stat
       st[i] = Status::auth_failure;
       continue;
     }
+    // RFC 3711 §9.2, per packet: see the same check in srtp_burst.cc.
+    if (keys[j]->srtcp_packets >= keys[j]->srtcp_limit) {
+      st[i] = Status::key_expired;
+      continue;
+    }
     const Status committed_status =
         commit_verified(s, ssrc[j], index[j], WindowOf::srtcp, committed);
     if (committed_status != Status::ok) {

@@ -436,6 +436,13 @@ std::size_t unprotect_until_split(const Sessions& sessions, std::span<PacketView
       st[i] = Status::auth_failure;
       continue;
     }
+    // RFC 3711 §9.2: stage 1 saw the key's count before this burst; earlier packets of the
+    // burst may have used up the rest of its lifetime since. Counted only here, after the tag,
+    // so no forgery uses it up.
+    if (keys[j]->srtp_packets >= keys[j]->srtp_limit) {
+      st[i] = Status::key_expired;
+      continue;
+    }
     SessionImpl& s = *cur.s;
     const Status committed_status =
         commit_verified(s, ssrc[j], index[j], WindowOf::srtp, committed);
