@@ -201,6 +201,31 @@ void collect_secrets(const Json& j, std::vector<std::string>& out) {
   }
 }
 
+// The deepest nesting of objects and arrays in a JSON text, counted outside strings; stops
+// counting once past kMaxRequestDepth. Malformed text is the parser's to reject.
+std::size_t nesting_depth(std::string_view text) {
+  std::size_t depth = 0;
+  std::size_t deepest = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size() && deepest <= kMaxRequestDepth; ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character, a quote included
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 std::string error_response(const std::string& message, const Json* tag) {
@@ -224,6 +249,13 @@ std::string handle(SessionService& service, std::string_view line) {
   }
   if (line.find_first_not_of(" \t") == std::string_view::npos) {
     return error_response("empty request: send one JSON object per line", nullptr);
+  }
+  // Refused before parsing: collect_secrets below walks the request recursively, and a line of
+  // 64 KiB can nest 32k deep, past the control thread's stack.
+  if (nesting_depth(line) > kMaxRequestDepth) {
+    return error_response("request nests objects and arrays deeper than " +
+                              std::to_string(kMaxRequestDepth) + " levels",
+                          nullptr);
   }
   // Non-throwing parse: a parse exception's message quotes the input, which may hold a key.
   Json req = Json::parse(line, nullptr, false);

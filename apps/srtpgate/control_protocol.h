@@ -13,6 +13,9 @@ namespace srtpgate::app {
 // The longest request line accepted, newline excluded; a longer one gets an error response.
 // A transport may stop reading a line at this size plus one and hand over what it has.
 inline constexpr std::size_t kMaxRequestBytes = std::size_t{64} * 1024;
+// The deepest nesting of objects and arrays accepted in a request (the real ones nest three
+// deep); a deeper one is refused before it is parsed, so nothing that walks it recurses far.
+inline constexpr std::size_t kMaxRequestDepth = 32;
 
 // Handles one request line and returns one response line (without the trailing newline).
 // A malformed or invalid request gets {"ok":false,"error":"..."} naming the problem and changes

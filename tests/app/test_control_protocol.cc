@@ -296,6 +296,24 @@ TEST_F(ProtocolTest, RequestSizeLimit) {
   expect_error(line, "too long");
 }
 
+// A request nested past kMaxRequestDepth is refused before anything walks it: at 30000 levels
+// (60 KB, under the size limit) a recursive walk would overflow the stack. Brackets inside
+// strings do not count, and a request at the limit is parsed and reaches its command (which
+// refuses the unknown field).
+TEST_F(ProtocolTest, DeeplyNestedRequestsAreRefused) {
+  for (const std::size_t depth : {std::size_t{33}, std::size_t{30000}}) {
+    const std::string deep =
+        R"({"cmd":"ping","x":)" + std::string(depth - 1, '[') + std::string(depth - 1, ']') + "}";
+    expect_error(deep, "deeper than 32 levels");
+  }
+  const std::string at_limit =
+      R"({"cmd":"ping","x":)" + std::string(31, '[') + std::string(31, ']') + "}";
+  expect_error(at_limit, "x: unknown field");
+  const std::string in_strings =
+      R"({"cmd":"ping","x":")" + std::string(100, '[') + R"(\"[[[[","y":"\\"})";
+  expect_error(in_strings, "x: unknown field");
+}
+
 TEST_F(ProtocolTest, EnvelopeErrors) {
   expect_error("", "empty request");
   expect_error("{", "not valid JSON");
