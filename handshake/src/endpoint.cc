@@ -42,74 +42,6 @@ bool whole_dtls_records(std::span<const uint8_t> d) {
   return true;
 }
 
-// Record numbers the peer already sent us (RFC 6347 §4.1.2.6), per epoch 0 and 1, so that a
-// datagram made only of replayed records is counted and dropped before OpenSSL parses it again.
-// OpenSSL keeps its own window and drops replays as well; this one exists to count them and to
-// spare the work. Retransmitted flights carry new record numbers and pass.
-class ReplayFilter {
- public:
-  // True when every record of `d` (already checked by whole_dtls_records) was seen before.
-  bool all_seen(std::span<const uint8_t> d) const {
-    bool all = true;
-    for_each_record(d, [&](uint16_t epoch, uint64_t seq) { all = all && seen(epoch, seq); });
-    return all;
-  }
-  void mark(std::span<const uint8_t> d) {
-    for_each_record(d, [&](uint16_t epoch, uint64_t seq) { mark(epoch, seq); });
-  }
-
- private:
-  struct Window {
-    uint64_t max = 0;
-    uint64_t bits = 0;  // bit i: max - i was seen
-    bool any = false;
-  };
-
-  template <typename F>
-  static void for_each_record(std::span<const uint8_t> d, F&& f) {
-    std::size_t off = 0;
-    while (off + 13 <= d.size()) {
-      const auto epoch = static_cast<uint16_t>((d[off + 3] << 8) | d[off + 4]);
-      uint64_t seq = 0;
-      for (std::size_t i = 5; i < 11; ++i) {
-        seq = (seq << 8) | d[off + i];
-      }
-      f(epoch, seq);
-      off += 13 + ((std::size_t{d[off + 11]} << 8) | d[off + 12]);
-    }
-  }
-
-  bool seen(uint16_t epoch, uint64_t seq) const {
-    if (epoch >= windows_.size()) {
-      return false;
-    }
-    const Window& w = windows_[epoch];
-    if (!w.any || seq > w.max) {
-      return false;
-    }
-    const uint64_t back = w.max - seq;
-    return back < 64 && ((w.bits >> back) & 1) != 0;
-  }
-
-  void mark(uint16_t epoch, uint64_t seq) {
-    if (epoch >= windows_.size()) {
-      return;
-    }
-    Window& w = windows_[epoch];
-    if (!w.any) {
-      w = Window{seq, 1, true};
-    } else if (seq > w.max) {
-      const uint64_t shift = seq - w.max;
-      w.bits = shift >= 64 ? 1 : (w.bits << shift) | 1;
-      w.max = seq;
-    } else if (w.max - seq < 64) {
-      w.bits |= uint64_t{1} << (w.max - seq);
-    }
-  }
-
-  std::array<Window, 2> windows_{};
-};
-
 std::string alert_text(int reason) {
   // OpenSSL reports a received alert as SSL_AD_REASON_OFFSET (1000) + the alert number.
   const int alert = reason - SSL_AD_REASON_OFFSET;
@@ -200,15 +132,14 @@ class EndpointImpl final : public Endpoint {
       ++stats_.malformed_dropped;
       return;
     }
-    if (replay_.all_seen(datagram)) {
-      ++stats_.replayed_dropped;
-      return;
-    }
+    // Replayed records go to OpenSSL too, which drops them by its own window (RFC 6347
+    // §4.1.2.6) and moves that window only for records it accepted. A window kept here, from
+    // record numbers no one had checked yet, let forged records with the peer's coming numbers
+    // block its real ones.
     if (!push_inbound(bio(), datagram)) {
       ++stats_.queue_dropped;
       return;
     }
-    replay_.mark(datagram);
     drive(now);
   }
 
@@ -487,7 +418,6 @@ class EndpointImpl final : public Endpoint {
   std::optional<TimePoint> dtls_deadline_;
   std::deque<Event> events_;
   EndpointStats stats_;
-  ReplayFilter replay_;
 };
 
 }  // namespace

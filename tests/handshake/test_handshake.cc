@@ -697,7 +697,6 @@ TEST(Hostile, GarbageTruncatedAndReplayedRecordsAreDroppedAndTheHandshakeComplet
   expect_keys_match(*h.client.events[0].keys, *h.server.events[0].keys);
   EXPECT_GT(h.client.ep->stats().malformed_dropped, 0u);
   EXPECT_GT(h.server.ep->stats().malformed_dropped, 0u);
-  EXPECT_GT(h.client.ep->stats().replayed_dropped + h.server.ep->stats().replayed_dropped, 0u);
 
   // After the handshake: a storm of garbage and replays changes nothing.
   h.tap = nullptr;
@@ -721,9 +720,50 @@ TEST(Hostile, GarbageTruncatedAndReplayedRecordsAreDroppedAndTheHandshakeComplet
   EXPECT_FALSE(h.server.ep->poll_event());
   EXPECT_EQ(h.client.ep->stats().queue_dropped, 0u);
   EXPECT_EQ(h.server.ep->stats().queue_dropped, 0u);
-  EXPECT_GE(h.server.ep->stats().replayed_dropped, 1000u);
-  EXPECT_GE(h.client.ep->stats().replayed_dropped, 1000u);
   EXPECT_EQ(h.server_ctx->stats().pending, 0u);
+}
+
+// Someone who spoofs the peer's address sends each endpoint, as soon as it exists, well-formed
+// empty records carrying the record numbers the peer is about to use (epochs 0 and 1, sequence
+// 0..63, record version DTLS 1.0). OpenSSL discards them; they must not keep the peer's real
+// records out. (A replay window kept in front of OpenSSL, from numbers no one had checked,
+// dropped the real HelloVerifyRequest and every retransmission of it until the timeout.)
+TEST(Hostile, ForgedRecordNumbersDoNotBlockThePeersRecords) {
+  Harness h;
+  h.wire();
+  const auto forged = [](uint16_t epoch) {
+    Bytes d;
+    for (uint16_t seq = 0; seq < 64; ++seq) {
+      const uint8_t record[13] = {
+          22, 0xfe, 0xff, static_cast<uint8_t>(epoch >> 8), static_cast<uint8_t>(epoch), 0,
+          0,  0,    0,    static_cast<uint8_t>(seq >> 8),   static_cast<uint8_t>(seq),   0,
+          0};
+      d.insert(d.end(), std::begin(record), std::end(record));
+    }
+    return d;
+  };
+  h.start();
+  bool server_hit = false;
+  for (uint16_t epoch : {0, 1}) {
+    h.client.ep->handle_datagram(forged(epoch), Clock::now());
+  }
+  const auto end = Clock::now() + 10000ms;
+  while (Clock::now() < end && !(terminal(h.client.events) && terminal(h.server.events))) {
+    h.step();
+    if (h.server.ep && !server_hit) {
+      for (uint16_t epoch : {0, 1}) {
+        h.server.ep->handle_datagram(forged(epoch), Clock::now());
+      }
+      server_hit = true;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE(server_hit);
+  ASSERT_FALSE(h.client.events.empty());
+  ASSERT_FALSE(h.server.events.empty());
+  ASSERT_EQ(h.client.events[0].kind, EventKind::connected) << h.client.events[0].reason;
+  ASSERT_EQ(h.server.events[0].kind, EventKind::connected) << h.server.events[0].reason;
+  expect_keys_match(*h.client.events[0].keys, *h.server.events[0].keys);
 }
 
 TEST(Hostile, ClientHelloFloodWithoutCookiesKeepsNoState) {

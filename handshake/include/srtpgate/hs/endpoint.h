@@ -45,7 +45,6 @@ struct EndpointStats {
   uint64_t datagrams_in = 0;
   uint64_t datagrams_out = 0;
   uint64_t malformed_dropped = 0;    // not a sequence of whole DTLS records (garbage, truncated)
-  uint64_t replayed_dropped = 0;     // every record of the datagram was received before
   uint64_t queue_dropped = 0;        // more datagrams queued than OpenSSL consumed
   uint64_t after_end_dropped = 0;    // arrived after the endpoint failed or closed
   uint64_t app_data_dropped = 0;     // DTLS application data (we carry none)
@@ -68,7 +67,11 @@ class Endpoint {
  public:
   virtual ~Endpoint() = default;
 
-  // A datagram from the peer. Garbage is counted and dropped; it never fails the handshake.
+  // A datagram from the peer. Garbage (not whole DTLS records) is counted and dropped; it never
+  // fails the handshake. Well-formed records go to OpenSSL, which drops replays itself. A
+  // well-formed forged plaintext record (an alert, a bogus handshake message from someone who
+  // spoofs the peer's address) can still end a handshake before the keys are agreed: DTLS 1.2
+  // does not authenticate epoch 0.
   virtual void handle_datagram(std::span<const uint8_t> datagram, TimePoint now) = 0;
   // Call when now >= next_deadline().
   virtual void handle_timeout(TimePoint now) = 0;
