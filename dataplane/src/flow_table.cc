@@ -2,7 +2,7 @@
 // table that has seen a million installs and removals has no tombstones to walk.
 #include "flow_table.h"
 
-#include <nmmintrin.h>
+#include <immintrin.h>
 #include <rte_eal.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
@@ -60,11 +60,11 @@ Result<std::unique_ptr<FlowTable>> FlowTable::create(const std::string& name, ui
     return make_error("flow table '" + name + "': capacity " + std::to_string(capacity) +
                       " is outside 1.." + std::to_string(kMaxCapacity));
   }
-  // A secret seed: which keys share a probe run depends on it, so a peer choosing addresses
-  // and ports cannot aim at one.
-  uint32_t seed = 0;
-  if (getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed)) {
-    return make_error("flow table '" + name + "': no random seed from getrandom()");
+  // Secret hash keys: which keys share a probe run depends on them, so a peer choosing
+  // addresses and ports cannot aim at one (see hash()).
+  HashKeys keys{};
+  if (getrandom(keys.data(), sizeof keys, 0) != static_cast<ssize_t>(sizeof keys)) {
+    return make_error("flow table '" + name + "': no random hash key from getrandom()");
   }
   // At most two thirds full: a miss then probes about five slots on average (Knuth's
   // 1/2 (1 + 1/(1 - a)^2)), nearly all in one or two cache lines.
@@ -107,7 +107,7 @@ Result<std::unique_ptr<FlowTable>> FlowTable::create(const std::string& name, ui
     }
   }
   return std::unique_ptr<FlowTable>(
-      new FlowTable(mem, mapped, static_cast<uint32_t>(slots - 1), capacity, seed));
+      new FlowTable(mem, mapped, static_cast<uint32_t>(slots - 1), capacity, keys));
 }
 
 FlowTable::~FlowTable() {
@@ -122,13 +122,27 @@ std::size_t FlowTable::memory_bytes() const noexcept {
   return (std::size_t{mask_} + 1) * sizeof(Slot);
 }
 
-// CRC32-C over the key's five words (SSE4.2; DPDK builds for corei7 and later).
-uint32_t FlowTable::hash(const FlowKey& key) const noexcept {
-  uint64_t h = seed_;
-  for (unsigned i = 0; i < 5; ++i) {
-    h = _mm_crc32_u64(h, word(key, i));
-  }
-  return static_cast<uint32_t>(h);
+// AES rounds keyed with the table's secret round keys, the way Go's runtime hashes map keys:
+// the key's 40 bytes are folded into the state 16 at a time, an AES round (SubBytes, a
+// non-linear step) between them and two after the last. A seeded CRC32-C, used before, is
+// affine over GF(2): two keys collided under every seed if they collided under one, so anyone
+// choosing addresses and ports could compute keys for one probe run offline. Here which keys
+// collide depends on the secret, and nothing a peer sees reveals it. AES-NI is there on every
+// CPU the SRTP library runs on (IPsec-MB needs it).
+__attribute__((target("aes"))) uint32_t FlowTable::hash(const FlowKey& key) const noexcept {
+  const auto* k = reinterpret_cast<const uint8_t*>(&key);
+  const auto round_key = [this](unsigned r) {
+    return _mm_set_epi64x(static_cast<int64_t>(hash_keys_[2 * r + 1]),
+                          static_cast<int64_t>(hash_keys_[2 * r]));
+  };
+  __m128i x = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k)), round_key(0));
+  x = _mm_aesenc_si128(x, round_key(1));
+  x = _mm_xor_si128(x, _mm_loadu_si128(reinterpret_cast<const __m128i*>(k + 16)));
+  x = _mm_aesenc_si128(x, round_key(2));
+  x = _mm_xor_si128(x, _mm_loadl_epi64(reinterpret_cast<const __m128i*>(k + 32)));
+  x = _mm_aesenc_si128(x, round_key(3));
+  x = _mm_aesenc_si128(x, round_key(4));
+  return static_cast<uint32_t>(_mm_cvtsi128_si32(x));
 }
 
 uint32_t FlowTable::probe(const FlowKey& key, uint32_t h) const noexcept {

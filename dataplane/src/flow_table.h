@@ -9,6 +9,7 @@
 // bursts of 32, against this table's figures in bench/flow_lookup_bench.cc (docs/performance.md).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -45,6 +46,9 @@ class FlowTable {
   // values[i] = the value of *keys[i] or nullptr; n <= kMaxLookup.
   void lookup_bulk(const FlowKey* const* keys, unsigned n, void** values) const noexcept;
   uint32_t size() const noexcept { return size_; }
+  // The hash that picks a key's slot (its home is hash & (slots - 1)): keyed with a secret
+  // drawn at creation. Public for the tests.
+  uint32_t hash(const FlowKey& key) const noexcept;
   uint32_t capacity() const noexcept { return capacity_; }
   std::size_t memory_bytes() const noexcept;
 
@@ -57,9 +61,11 @@ class FlowTable {
   };
   static_assert(sizeof(Slot) == 64);
 
-  FlowTable(Slot* slots, bool mapped, uint32_t mask, uint32_t capacity, uint32_t seed)
-      : slots_(slots), mapped_(mapped), mask_(mask), capacity_(capacity), seed_(seed) {}
-  uint32_t hash(const FlowKey& key) const noexcept;
+  // Round keys of the keyed hash (flow_table.cc), secret.
+  using HashKeys = std::array<uint64_t, 10>;
+
+  FlowTable(Slot* slots, bool mapped, uint32_t mask, uint32_t capacity, const HashKeys& keys)
+      : slots_(slots), mapped_(mapped), mask_(mask), capacity_(capacity), hash_keys_(keys) {}
   // The slot holding `key`, or the empty slot ending its probe run.
   uint32_t probe(const FlowKey& key, uint32_t h) const noexcept;
 
@@ -67,8 +73,8 @@ class FlowTable {
   bool mapped_;  // slots_ is an anonymous mapping (EAL without hugepages), not DPDK memory
   uint32_t mask_;
   uint32_t capacity_;
-  uint32_t seed_;
   uint32_t size_ = 0;
+  HashKeys hash_keys_;
 };
 
 }  // namespace srtpgate::dp::detail

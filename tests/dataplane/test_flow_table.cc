@@ -1,6 +1,7 @@
 // The worker's flow table: one-key operations, its capacity promise, a million flows, and bulk
 // lookups mixing hits and misses.
 #include <gtest/gtest.h>
+#include <nmmintrin.h>
 #include <rte_eal.h>
 #include <rte_malloc.h>
 #include <rte_memory.h>
@@ -9,8 +10,12 @@
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <map>
+#include <memory>
 #include <random>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "flow_table.h"
@@ -36,6 +41,55 @@ FlowKey key_of(uint32_t i, uint16_t port_id = 0) {
 void* value_of(uint32_t i) {
   static std::vector<char> slab(2'000'000);
   return &slab.at(i);
+}
+
+// CRC32-C over the key's five 8-byte words from `seed`: the table's hash before it was keyed.
+uint32_t crc32c_of(const FlowKey& k, uint32_t seed) {
+  uint64_t h = seed;
+  for (unsigned i = 0; i < 5; ++i) {
+    uint64_t w;
+    std::memcpy(&w, reinterpret_cast<const uint8_t*>(&k) + 8 * i, 8);
+    h = _mm_crc32_u64(h, w);
+  }
+  return static_cast<uint32_t>(h);
+}
+
+// What a peer choosing its address and port (48 bits) can do offline: find keys that collide.
+// Under a seeded CRC32-C they collide under every seed (CRC is affine over GF(2)), so a seed kept
+// secret would not stop them sharing one probe run. Under the table's keyed hash, which keys
+// collide depends on the secret: the pairs found collide in no table beyond chance.
+TEST(FlowTable, KeysCollidingUnderCrcDoNotCollideUnderTheSecretHash) {
+  std::mt19937_64 rng(3);
+  std::unordered_map<uint32_t, FlowKey> by_crc;
+  std::vector<std::pair<FlowKey, FlowKey>> pairs;
+  while (pairs.size() < 8) {
+    FlowKey k = key_of(0);
+    const uint64_t r = rng();
+    k.remote_addr = {static_cast<uint8_t>(r), static_cast<uint8_t>(r >> 8),
+                     static_cast<uint8_t>(r >> 16), static_cast<uint8_t>(r >> 24)};
+    k.remote_port = static_cast<uint16_t>(r >> 32);
+    const auto [it, fresh] = by_crc.emplace(crc32c_of(k, 0), k);
+    if (!fresh && std::memcmp(&it->second, &k, sizeof k) != 0) {
+      pairs.emplace_back(it->second, k);
+    }
+  }
+  std::vector<std::unique_ptr<FlowTable>> tables;
+  for (int i = 0; i < 4; ++i) {
+    auto t = FlowTable::create("ft_hash" + std::to_string(i), 16, SOCKET_ID_ANY);
+    ASSERT_TRUE(t) << t.message();
+    tables.push_back(std::move(t.value()));
+  }
+  unsigned colliding = 0;
+  for (const auto& [a, b] : pairs) {
+    // The test's premise: a CRC collision holds for any seed.
+    for (const uint32_t seed : {0x1234567u, 0xdeadbeefu}) {
+      ASSERT_EQ(crc32c_of(a, seed), crc32c_of(b, seed));
+    }
+    for (const auto& t : tables) {
+      colliding += t->hash(a) == t->hash(b);
+    }
+  }
+  EXPECT_EQ(colliding, 0u) << "of " << pairs.size() * tables.size() << " pairs and tables";
 }
 
 TEST(FlowTable, AddFindRemove) {
