@@ -27,13 +27,6 @@ namespace srtpgate::dp {
 
 namespace {
 
-struct FlowKeyHash {
-  std::size_t operator()(const FlowKey& k) const noexcept {
-    return std::hash<std::string_view>{}(
-        std::string_view(reinterpret_cast<const char*>(&k), sizeof k));
-  }
-};
-
 // Rings, tables and pools have process-wide names; several dataplanes may live in one process
 // (tests), one after another or side by side.
 std::atomic<unsigned> g_instance{0};
@@ -71,7 +64,9 @@ struct Dataplane::Impl {
   std::vector<std::unique_ptr<detail::Port>> ports;  // closed before the pool is freed
   std::vector<WorkerSlot> workers;
   std::shared_ptr<crypto::Engine> control_engine;  // derives keys on the control thread
-  std::unordered_map<FlowKey, LiveFlow, FlowKeyHash> flows;
+  // Keyed like the workers' tables (an unkeyed hash of peer-chosen keys could be flooded);
+  // given its keys in create().
+  std::unordered_map<FlowKey, LiveFlow, detail::KeyedFlowHash> flows;
   std::unordered_map<detail::Flow*, std::unique_ptr<detail::Flow>> retiring;
   std::atomic<bool> stop{false};
   bool launched = false;
@@ -240,6 +235,11 @@ Dataplane::Dataplane(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Result<std::unique_ptr<Dataplane>> Dataplane::create(const DataplaneConfig& config) {
   auto impl = std::make_unique<Impl>();
+  const std::optional<detail::KeyedFlowHash> flow_hash = detail::KeyedFlowHash::random();
+  if (!flow_hash) {
+    return make_error("no random hash key from getrandom()");
+  }
+  impl->flows = decltype(impl->flows)(64, *flow_hash);
   impl->config = config;
   impl->instance = g_instance.fetch_add(1);
   const std::string prefix = "sg" + std::to_string(impl->instance) + "_";

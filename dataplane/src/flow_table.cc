@@ -61,9 +61,9 @@ Result<std::unique_ptr<FlowTable>> FlowTable::create(const std::string& name, ui
                       " is outside 1.." + std::to_string(kMaxCapacity));
   }
   // Secret hash keys: which keys share a probe run depends on them, so a peer choosing
-  // addresses and ports cannot aim at one (see hash()).
-  HashKeys keys{};
-  if (getrandom(keys.data(), sizeof keys, 0) != static_cast<ssize_t>(sizeof keys)) {
+  // addresses and ports cannot aim at one.
+  const std::optional<KeyedFlowHash> hash = KeyedFlowHash::random();
+  if (!hash) {
     return make_error("flow table '" + name + "': no random hash key from getrandom()");
   }
   // At most two thirds full: a miss then probes about five slots on average (Knuth's
@@ -107,7 +107,7 @@ Result<std::unique_ptr<FlowTable>> FlowTable::create(const std::string& name, ui
     }
   }
   return std::unique_ptr<FlowTable>(
-      new FlowTable(mem, mapped, static_cast<uint32_t>(slots - 1), capacity, keys));
+      new FlowTable(mem, mapped, static_cast<uint32_t>(slots - 1), capacity, *hash));
 }
 
 FlowTable::~FlowTable() {
@@ -129,11 +129,21 @@ std::size_t FlowTable::memory_bytes() const noexcept {
 // choosing addresses and ports could compute keys for one probe run offline. Here which keys
 // collide depends on the secret, and nothing a peer sees reveals it. AES-NI is there on every
 // CPU the SRTP library runs on (IPsec-MB needs it).
-__attribute__((target("aes"))) uint32_t FlowTable::hash(const FlowKey& key) const noexcept {
+std::optional<KeyedFlowHash> KeyedFlowHash::random() noexcept {
+  KeyedFlowHash h;
+  const auto want = static_cast<ssize_t>(sizeof h.round_keys_);
+  if (getrandom(h.round_keys_.data(), sizeof h.round_keys_, 0) != want) {
+    return std::nullopt;
+  }
+  return h;
+}
+
+__attribute__((target("aes"))) uint32_t KeyedFlowHash::operator()(
+    const FlowKey& key) const noexcept {
   const auto* k = reinterpret_cast<const uint8_t*>(&key);
   const auto round_key = [this](unsigned r) {
-    return _mm_set_epi64x(static_cast<int64_t>(hash_keys_[2 * r + 1]),
-                          static_cast<int64_t>(hash_keys_[2 * r]));
+    return _mm_set_epi64x(static_cast<int64_t>(round_keys_[2 * r + 1]),
+                          static_cast<int64_t>(round_keys_[2 * r]));
   };
   __m128i x = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k)), round_key(0));
   x = _mm_aesenc_si128(x, round_key(1));

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "srtpgate/dp/flow.h"
@@ -24,6 +25,19 @@ namespace srtpgate::dp::detail {
 // cannot be read (the mapping and its faulting-in then decide). FlowTable::create refuses a
 // table larger than this when the EAL has no hugepages.
 std::size_t available_memory_bytes() noexcept;
+
+// A hash of flow keys under secret round keys (AES rounds, flow_table.cc), for every table of
+// flows whose keys a peer chooses in part (its address and port): which keys collide depends on
+// the secret, so no one can compute keys that pile up on one slot or bucket.
+class KeyedFlowHash {
+ public:
+  // Keys from getrandom(); nullopt if it failed.
+  static std::optional<KeyedFlowHash> random() noexcept;
+  uint32_t operator()(const FlowKey& key) const noexcept;
+
+ private:
+  std::array<uint64_t, 10> round_keys_{};
+};
 
 class FlowTable {
  public:
@@ -48,7 +62,7 @@ class FlowTable {
   uint32_t size() const noexcept { return size_; }
   // The hash that picks a key's slot (its home is hash & (slots - 1)): keyed with a secret
   // drawn at creation. Public for the tests.
-  uint32_t hash(const FlowKey& key) const noexcept;
+  uint32_t hash(const FlowKey& key) const noexcept { return hash_(key); }
   uint32_t capacity() const noexcept { return capacity_; }
   std::size_t memory_bytes() const noexcept;
 
@@ -61,11 +75,8 @@ class FlowTable {
   };
   static_assert(sizeof(Slot) == 64);
 
-  // Round keys of the keyed hash (flow_table.cc), secret.
-  using HashKeys = std::array<uint64_t, 10>;
-
-  FlowTable(Slot* slots, bool mapped, uint32_t mask, uint32_t capacity, const HashKeys& keys)
-      : slots_(slots), mapped_(mapped), mask_(mask), capacity_(capacity), hash_keys_(keys) {}
+  FlowTable(Slot* slots, bool mapped, uint32_t mask, uint32_t capacity, const KeyedFlowHash& hash)
+      : slots_(slots), mapped_(mapped), mask_(mask), capacity_(capacity), hash_(hash) {}
   // The slot holding `key`, or the empty slot ending its probe run.
   uint32_t probe(const FlowKey& key, uint32_t h) const noexcept;
 
@@ -74,7 +85,7 @@ class FlowTable {
   uint32_t mask_;
   uint32_t capacity_;
   uint32_t size_ = 0;
-  HashKeys hash_keys_;
+  KeyedFlowHash hash_;
 };
 
 }  // namespace srtpgate::dp::detail
