@@ -118,10 +118,54 @@ void ControlSocket::accept_clients() noexcept {
   }
 }
 
+std::size_t ControlSocket::pending_output_bytes() const noexcept {
+  std::size_t total = 0;
+  for (const Client& c : clients_) {
+    total += c.out.size();
+  }
+  return total;
+}
+
+bool ControlSocket::answer_lines(Client& c) noexcept {
+  try {
+    std::size_t start = 0;
+    std::size_t nl;
+    while (c.out.size() <= kMaxPendingOutput &&
+           (nl = c.in.find('\n', start)) != std::string::npos) {
+      std::string_view line(c.in.data() + start, nl - start);
+      if (!line.empty() && line.back() == '\r') {
+        line.remove_suffix(1);
+      }
+      if (line.size() > kMaxLine) {
+        c.out += "{\"ok\":false,\"error\":\"request line longer than 65536 bytes\"}\n";
+        c.closing = true;
+        c.in.clear();
+        return true;
+      }
+      if (!line.empty()) {
+        c.out += handler_(line);
+        c.out += '\n';
+      }
+      start = nl + 1;
+    }
+    c.in.erase(0, start);
+    // Only a line without its newline yet can be too long here: complete ones waiting for the
+    // client to read its answers are not.
+    if (c.in.size() > kMaxLine && c.in.find('\n') == std::string::npos) {
+      c.out += "{\"ok\":false,\"error\":\"request line longer than 65536 bytes\"}\n";
+      c.closing = true;
+      c.in.clear();
+    }
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
 bool ControlSocket::read_client(Client& c) noexcept {
   char buf[16384];
-  while (true) {
-    const ssize_t n = ::read(c.fd, buf, sizeof(buf));
+  for (std::size_t budget = kReadBudget; budget != 0 && c.out.size() <= kMaxPendingOutput;) {
+    const ssize_t n = ::read(c.fd, buf, std::min(sizeof(buf), budget));
     if (n == 0) {
       return !c.out.empty() ? (c.closing = true) : false;  // peer closed; flush answers first
     }
@@ -134,35 +178,13 @@ bool ControlSocket::read_client(Client& c) noexcept {
       }
       return false;
     }
+    budget -= static_cast<std::size_t>(n);
     try {
       c.in.append(buf, static_cast<std::size_t>(n));
-      std::size_t start = 0;
-      std::size_t nl;
-      while ((nl = c.in.find('\n', start)) != std::string::npos) {
-        std::string_view line(c.in.data() + start, nl - start);
-        if (!line.empty() && line.back() == '\r') {
-          line.remove_suffix(1);
-        }
-        if (line.size() > kMaxLine) {
-          c.out += "{\"ok\":false,\"error\":\"request line longer than 65536 bytes\"}\n";
-          c.closing = true;
-          c.in.clear();
-          return true;
-        }
-        if (!line.empty()) {
-          c.out += handler_(line);
-          c.out += '\n';
-        }
-        start = nl + 1;
-      }
-      c.in.erase(0, start);
-      if (c.in.size() > kMaxLine) {
-        c.out += "{\"ok\":false,\"error\":\"request line longer than 65536 bytes\"}\n";
-        c.closing = true;
-        c.in.clear();
-        return true;
-      }
     } catch (...) {
+      return false;
+    }
+    if (!answer_lines(c)) {
       return false;
     }
     if (c.closing) {
@@ -196,7 +218,8 @@ void ControlSocket::service(int timeout_ms) noexcept {
     fds[n++] = pollfd{listen_fd_, POLLIN, 0};
   }
   for (const Client& c : clients_) {
-    const int events = (c.closing ? 0 : POLLIN) | (c.out.empty() ? 0 : POLLOUT);
+    const bool reading = !c.closing && c.out.size() <= kMaxPendingOutput;
+    const int events = (reading ? POLLIN : 0) | (c.out.empty() ? 0 : POLLOUT);
     fds[n++] = pollfd{c.fd, static_cast<short>(events), 0};
   }
   if (n == 0) {
@@ -219,6 +242,10 @@ void ControlSocket::service(int timeout_ms) noexcept {
     }
     if (alive && !c.out.empty()) {
       alive = write_client(c);
+      // Requests held back while the answers piled up: answer them now that there is room.
+      if (alive && !c.closing && !c.in.empty()) {
+        alive = answer_lines(c);
+      }
     } else if (alive && c.closing) {
       alive = false;
     }

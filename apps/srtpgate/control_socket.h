@@ -19,6 +19,13 @@ class ControlSocket {
   using Handler = std::function<std::string(std::string_view line)>;
   static constexpr std::size_t kMaxClients = 64;
   static constexpr std::size_t kMaxLine = 64 * 1024;
+  // A client's answers not yet written: past this, its requests are not read (they wait in the
+  // socket, and the kernel stops the client) until it reads what it was sent. One answer may
+  // cross the bound, so a client holds at most this plus one answer.
+  static constexpr std::size_t kMaxPendingOutput = 1024 * 1024;
+  // Bytes read from one client per service() call, so a client that keeps writing cannot keep
+  // the control thread (and the rest of its loop) in here.
+  static constexpr std::size_t kReadBudget = 64 * 1024;
 
   // Creates the parent directory if missing, removes a stale socket file (one nobody accepts
   // on), binds and listens with mode 0660. Fails if another process is listening there.
@@ -34,6 +41,8 @@ class ControlSocket {
   // Stops accepting new connections (shutdown); the existing ones are still served.
   void stop_accepting() noexcept;
   std::size_t clients() const noexcept { return clients_.size(); }
+  // Answers held for all clients, not yet written.
+  std::size_t pending_output_bytes() const noexcept;
   const std::string& path() const noexcept { return path_; }
 
  private:
@@ -47,6 +56,8 @@ class ControlSocket {
       : listen_fd_(fd), path_(std::move(path)), handler_(std::move(handler)) {}
   void accept_clients() noexcept;
   bool read_client(Client& c) noexcept;   // false: close it
+  // Answers the complete lines in `c.in` while its answers fit kMaxPendingOutput.
+  bool answer_lines(Client& c) noexcept;  // false: close it
   bool write_client(Client& c) noexcept;  // false: close it
 
   int listen_fd_ = -1;

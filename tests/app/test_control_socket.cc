@@ -1,0 +1,123 @@
+// The control socket's transport: a client that never reads its answers holds a bounded amount
+// of the daemon's memory, and a client that keeps writing cannot keep the control thread in one
+// service() call. Over a real AF_UNIX socket, against a stub handler.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "control_socket.h"
+
+namespace srtpgate::app {
+namespace {
+
+class SocketTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/srtpgate-socket-test-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+    path_ = dir_ + "/control.sock";
+  }
+  void TearDown() override {
+    socket_.reset();
+    if (client_ >= 0) ::close(client_);
+    ::unlink(path_.c_str());
+    ::rmdir(dir_.c_str());
+  }
+  void open(ControlSocket::Handler handler) {
+    auto s = ControlSocket::open(path_, std::move(handler));
+    ASSERT_TRUE(s) << s.message();
+    socket_ = std::move(s.value());
+    client_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ASSERT_GE(client_, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path_.c_str(), sizeof(addr.sun_path) - 1);
+    ASSERT_EQ(::connect(client_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+    socket_->service(0);  // accepts
+    ASSERT_EQ(socket_->clients(), 1u);
+  }
+  // Writes as much of `data` as the socket takes without blocking; returns how much.
+  std::size_t write_some(const std::string& data) {
+    std::size_t done = 0;
+    while (done < data.size()) {
+      const ssize_t n = ::send(client_, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+    return done;
+  }
+  // Reads what is there without blocking; returns the number of newlines in it.
+  std::size_t read_lines() {
+    std::size_t lines = 0;
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::read(client_, buf, sizeof buf)) > 0) {
+      for (ssize_t i = 0; i < n; ++i) lines += buf[i] == '\n';
+    }
+    return lines;
+  }
+
+  std::string dir_, path_;
+  std::unique_ptr<ControlSocket> socket_;
+  int client_ = -1;
+};
+
+// A client pipelines 2000 requests whose answers are 4 KiB each (8 MB in all) and reads none:
+// the daemon holds at most kMaxPendingOutput plus one answer for it. Once it reads, every
+// answer arrives, in order of the requests, none lost.
+TEST_F(SocketTest, AClientThatDoesNotReadHoldsBoundedMemoryAndLosesNothing) {
+  const std::string answer(4096, 'a');
+  std::size_t handled = 0;
+  open([&](std::string_view) {
+    ++handled;
+    return answer;
+  });
+  std::string requests;
+  for (int i = 0; i < 2000; ++i) requests += "{}\n";
+  ASSERT_EQ(write_some(requests), requests.size());
+  for (int i = 0; i < 200; ++i) {
+    socket_->service(0);
+    ASSERT_LE(socket_->pending_output_bytes(),
+              ControlSocket::kMaxPendingOutput + answer.size() + 1);
+  }
+  EXPECT_LT(handled, 2000u);  // the rest wait until the client reads
+  std::size_t lines = 0;
+  for (int i = 0; i < 100000 && lines < 2000; ++i) {
+    socket_->service(0);
+    lines += read_lines();
+  }
+  EXPECT_EQ(lines, 2000u);
+  EXPECT_EQ(handled, 2000u);
+  EXPECT_EQ(socket_->clients(), 1u);
+}
+
+// A client that has written far more than kReadBudget gets at most that much read in one
+// service() call; the rest is answered in later calls.
+TEST_F(SocketTest, OneServiceCallReadsAtMostTheBudgetFromAClient) {
+  std::size_t handled = 0;
+  open([&](std::string_view) {
+    ++handled;
+    return std::string("{}");
+  });
+  std::string requests;
+  for (std::size_t i = 0; i < 4 * ControlSocket::kReadBudget / 3; ++i) requests += "{}\n";
+  const std::size_t sent = write_some(requests);
+  ASSERT_GT(sent, ControlSocket::kReadBudget + 3);
+  socket_->service(0);
+  EXPECT_GT(handled, 0u);
+  EXPECT_LE(handled, ControlSocket::kReadBudget / 3);
+  for (int i = 0; i < 1000 && handled < sent / 3; ++i) {
+    socket_->service(0);
+    read_lines();
+  }
+  EXPECT_EQ(handled, sent / 3);
+}
+
+}  // namespace
+}  // namespace srtpgate::app
