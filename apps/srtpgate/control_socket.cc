@@ -83,10 +83,9 @@ ControlSocket::~ControlSocket() {
   for (Client& c : clients_) {
     ::close(c.fd);
   }
-  if (listen_fd_ >= 0) {
-    ::close(listen_fd_);
-  }
-  ::unlink(path_.c_str());
+  // The file is ours only while we listen: after stop_accepting() a daemon started meanwhile
+  // may have bound the same path.
+  stop_accepting();
 }
 
 void ControlSocket::stop_accepting() noexcept {

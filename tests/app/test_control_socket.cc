@@ -3,6 +3,7 @@
 // service() call. Over a real AF_UNIX socket, against a stub handler.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -117,6 +118,21 @@ TEST_F(SocketTest, OneServiceCallReadsAtMostTheBudgetFromAClient) {
     read_lines();
   }
   EXPECT_EQ(handled, sent / 3);
+}
+
+// A daemon shutting down stops accepting (and removes its socket file); one started meanwhile
+// binds the same path. The first one's destruction must leave the second one's file alone.
+TEST_F(SocketTest, ClosingAfterStopAcceptingLeavesASuccessorsSocketFile) {
+  auto first = ControlSocket::open(path_, [](std::string_view) { return std::string("{}"); });
+  ASSERT_TRUE(first) << first.message();
+  first.value()->stop_accepting();
+  auto second = ControlSocket::open(path_, [](std::string_view) { return std::string("{}"); });
+  ASSERT_TRUE(second) << second.message();
+  first.value().reset();
+  struct stat st {};
+  EXPECT_EQ(::lstat(path_.c_str(), &st), 0) << "the successor's socket file is gone";
+  second.value().reset();
+  EXPECT_NE(::lstat(path_.c_str(), &st), 0);
 }
 
 }  // namespace
