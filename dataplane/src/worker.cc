@@ -88,7 +88,12 @@ WorkerStats Worker::stats() const noexcept {
   s.punted = counters_.punted.get();
   s.polls = counters_.polls.get();
   s.busy_polls = counters_.busy_polls.get();
-  s.flows = counters_.flows_added.get() - counters_.flows_removed.get();
+  // The two counters are read one after the other while the worker may apply messages: an
+  // add and a remove in between could make `removed` pass the `added` read first, and the
+  // difference wrap to about 2^64. Removed is read first, and the difference held at 0.
+  const uint64_t removed = counters_.flows_removed.get();
+  const uint64_t added = counters_.flows_added.get();
+  s.flows = added >= removed ? added - removed : 0;
   s.messages = counters_.messages.get();
   for (std::size_t i = 0; i < kDropCount; ++i) {
     s.drops[i] = counters_.drops[i].get();
