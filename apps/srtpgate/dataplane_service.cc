@@ -152,17 +152,6 @@ bool DataplaneService::is_ours(const PortState& port, const dp::IpAddress& addr)
          port.spec.addresses.end();
 }
 
-bool DataplaneService::local_in_use(uint16_t port_id, const dp::IpAddress& addr,
-                                    uint16_t port) const noexcept {
-  for (const auto& [id, s] : sessions_) {
-    if (s.key.port_id == port_id && s.local_addr == addr &&
-        (s.local_port == port || s.local_port == port + 1)) {
-      return true;  // port + 1: a peer without rtcp-mux sends RTCP there (RFC 3550 §11)
-    }
-  }
-  return false;
-}
-
 Result<uint16_t> DataplaneService::allocate_local_port(uint16_t port_id,
                                                        const dp::IpAddress& addr) {
   // Even ports only: RTP on an even port and RTCP on the next odd one (RFC 3550 §11).
@@ -172,6 +161,15 @@ Result<uint16_t> DataplaneService::allocate_local_port(uint16_t port_id,
     return make_error("the local port range has no even port");
   }
   const uint32_t count = (last - first) / 2 + 1;
+  // The ports taken on this address, in one pass over the sessions, so that a create costs
+  // O(sessions + range) and not their product (seconds with tens of thousands of sessions
+  // and the range nearly used up, while the control thread serves nothing else).
+  std::vector<bool> taken(65537, false);
+  for (const auto& [id, s] : sessions_) {
+    if (s.key.port_id == port_id && s.local_addr == addr) {
+      taken[s.local_port] = true;
+    }
+  }
   uint32_t cursor = next_port_ < first || next_port_ > last ? first : next_port_;
   for (uint32_t i = 0; i < count; ++i) {
     const auto candidate = static_cast<uint16_t>(cursor);
@@ -179,7 +177,8 @@ Result<uint16_t> DataplaneService::allocate_local_port(uint16_t port_id,
     if (cursor > last) {
       cursor = first;
     }
-    if (!local_in_use(port_id, addr, candidate)) {
+    // Taken: the port itself, or its RTCP port (+ 1, RFC 3550 §11) by a session there.
+    if (!taken[candidate] && !taken[candidate + 1U]) {
       next_port_ = static_cast<uint16_t>(cursor);
       return candidate;
     }

@@ -111,7 +111,6 @@ class DataplaneService final : public SessionService {
   const PortState* port_by_name(std::string_view name) const noexcept;
   const PortState* port_by_id(uint16_t id) const noexcept;
   bool is_ours(const PortState& port, const dp::IpAddress& addr) const noexcept;
-  bool local_in_use(uint16_t port_id, const dp::IpAddress& addr, uint16_t port) const noexcept;
   Result<uint16_t> allocate_local_port(uint16_t port_id, const dp::IpAddress& addr);
   SessionInfo info_of(const Session& s) const;
 

@@ -239,6 +239,14 @@ TEST_F(ServiceTest, SdesUnprotectForwardsPlainRtpAndAllocatesEvenPorts) {
   auto s2 = svc_->create(sdes_unprotect());
   ASSERT_TRUE(s2) << s2.message();
   EXPECT_EQ(s2->local_port, 20002);
+  // The range (20000..20005) has three even ports: the third is the last, then none is free.
+  auto s3 = svc_->create(sdes_unprotect());
+  ASSERT_TRUE(s3) << s3.message();
+  EXPECT_EQ(s3->local_port, 20004);
+  auto none = svc_->create(sdes_unprotect());
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.message().find("no free local port"), std::string::npos) << none.message();
+  ASSERT_TRUE(svc_->remove(s3->id));
   // The same 4-tuple twice is refused.
   auto dup = svc_->create(sdes_unprotect(20000));
   EXPECT_FALSE(dup);
