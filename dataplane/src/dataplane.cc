@@ -10,6 +10,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <string_view>
@@ -52,6 +53,7 @@ struct Dataplane::Impl {
     unsigned lcore = 0;
     uint32_t outstanding = 0;  // messages sent and not yet answered
     uint32_t flows = 0;        // flows installed or being installed
+    bool running = false;      // launched on its lcore and not yet waited for
   };
   struct LiveFlow {
     std::unique_ptr<detail::Flow> flow;
@@ -266,10 +268,15 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const DataplaneConfig& conf
                         " workers asked for (give more with -l/--lcores)");
     }
   }
-  for (unsigned lc : lcores) {
+  for (std::size_t i = 0; i < lcores.size(); ++i) {
+    const unsigned lc = lcores[i];
     if (lc == rte_get_main_lcore() || !rte_lcore_is_enabled(lc)) {
       return make_error("lcore " + std::to_string(lc) +
                         " is not an enabled worker lcore (the main lcore runs the control thread)");
+    }
+    if (std::find(lcores.begin(), lcores.begin() + static_cast<std::ptrdiff_t>(i), lc) !=
+        lcores.begin() + static_cast<std::ptrdiff_t>(i)) {
+      return make_error("lcore " + std::to_string(lc) + " is given to two workers");
     }
   }
 
@@ -395,10 +402,11 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const DataplaneConfig& conf
           },
           dp->impl_.get(), slot.lcore);
       if (rc != 0) {
-        dp->stop();
+        dp->stop();  // waits for the workers launched before this one, and only for them
         return make_error("cannot launch a worker on lcore " + std::to_string(slot.lcore) +
                           " (is it busy?)");
       }
+      slot.running = true;
       dp->impl_->launched = true;
     }
   }
@@ -431,9 +439,14 @@ Dataplane::~Dataplane() {
 void Dataplane::stop() {
   impl_->stop.store(true);
   if (impl_->launched) {
+    // Only workers that did start: one whose launch failed never finishes, and waiting for it
+    // would hang.
     for (auto& slot : impl_->workers) {
-      rte_eal_wait_lcore(slot.lcore);
-      slot.worker->wait_finished();
+      if (slot.running) {
+        rte_eal_wait_lcore(slot.lcore);
+        slot.worker->wait_finished();
+        slot.running = false;
+      }
     }
     impl_->launched = false;
   }

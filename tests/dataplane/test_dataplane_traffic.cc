@@ -503,6 +503,52 @@ TEST(DataplaneTraffic, InstallsRekeysAndRemovesWhileTrafficFlows) {
 namespace srtpgate::dp::testing {
 namespace {
 
+// A dataplane whose second worker cannot be launched (its lcore is busy running another
+// dataplane's worker) returns an error, having stopped the first; it must not wait for the
+// worker that never started. Giving one lcore to two workers is refused up front.
+TEST(DataplaneTraffic, AWorkerThatCannotLaunchFailsCreateWithoutHanging) {
+  if (rte_lcore_count() < 3) GTEST_SKIP() << "needs two worker lcores";
+  const unsigned first = rte_get_next_lcore(-1, 1, 0);
+  const unsigned second = rte_get_next_lcore(first, 1, 0);
+  ASSERT_LT(second, RTE_MAX_LCORE);
+  const std::string vdev_a = "net_null_launch_a";
+  const std::string vdev_b = "net_null_launch_b";
+  ASSERT_EQ(rte_vdev_init(vdev_a.c_str(), "size=64"), 0);
+  ASSERT_EQ(rte_vdev_init(vdev_b.c_str(), "size=64"), 0);
+  {
+    const auto config = [](const std::string& vdev, std::vector<unsigned> lcores) {
+      DataplaneConfig c;
+      PortConfig pc;
+      pc.name = vdev;
+      pc.rss = false;
+      c.ports = {pc};
+      c.worker_lcores = std::move(lcores);
+      c.launch_workers = true;
+      c.mbufs = 2047;
+      return c;
+    };
+    auto busy = Dataplane::create(config(vdev_a, {second}));
+    ASSERT_TRUE(busy) << busy.message();
+    auto dup = Dataplane::create(config(vdev_b, {first, first}));
+    ASSERT_FALSE(dup);
+    EXPECT_NE(dup.message().find("two workers"), std::string::npos) << dup.message();
+    auto late = Dataplane::create(config(vdev_b, {first, second}));
+    ASSERT_FALSE(late);
+    EXPECT_NE(late.message().find("cannot launch a worker on lcore " + std::to_string(second)),
+              std::string::npos)
+        << late.message();
+    // Both lcores are free again once the busy one stops (a failed create closes its port, so
+    // the device is made again).
+    busy.value().reset();
+    rte_vdev_uninit(vdev_b.c_str());
+    ASSERT_EQ(rte_vdev_init(vdev_b.c_str(), "size=64"), 0);
+    auto again = Dataplane::create(config(vdev_b, {first, second}));
+    EXPECT_TRUE(again) << again.message();
+  }
+  rte_vdev_uninit(vdev_a.c_str());
+  rte_vdev_uninit(vdev_b.c_str());
+}
+
 // When every mbuf is taken the worker receives nothing and neither crashes nor leaks; when
 // they come back, traffic resumes. net_null allocates its received frames from the rx queue's
 // pool, which is the dataplane's own, so holding that pool is exactly mbuf exhaustion.
