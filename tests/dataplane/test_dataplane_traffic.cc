@@ -58,6 +58,16 @@ std::shared_ptr<crypto::Engine> engine() {
   return e.value();
 }
 
+// Flow n as a plain relay (no crypto), installed.
+FlowSpec install_forward(Harness& h, unsigned n) {
+  FlowSpec s;
+  s.key = h.key(n);
+  s.action = Action::forward;
+  s.next_hop = h.next_hop(n);
+  EXPECT_TRUE(h.dp().install(s));
+  return s;
+}
+
 FlowSpec unprotect_spec(Harness& h, unsigned n, const srtp::MasterKey& key) {
   FlowSpec s;
   s.key = h.key(n);
@@ -225,11 +235,7 @@ TEST(DataplaneTraffic, PlainRtpInHasItsUdpChecksumChecked) {
   Harness h({});
   ASSERT_TRUE(h.ok());
   Rng rng(14);
-  FlowSpec s;
-  s.key = h.key(9);
-  s.action = Action::forward;
-  s.next_hop = h.next_hop(9);
-  ASSERT_TRUE(h.dp().install(s));
+  const FlowSpec s = install_forward(h, 9);
   const Bytes plain = testutil::build_rtp(rng, 5, 1, 160, testutil::random_shape(rng, 160));
   rte_mbuf* m = h.frame_for(s.key, plain);
   const auto* d = rte_pktmbuf_mtod(m, const uint8_t*);
@@ -262,11 +268,7 @@ TEST(DataplaneTraffic, ForwardedPacketsLeaveWithChecksumsDpdkAccepts) {
   Harness h({});
   ASSERT_TRUE(h.ok());
   Rng rng(1624);
-  FlowSpec s;
-  s.key = h.key(11);
-  s.action = Action::forward;
-  s.next_hop = h.next_hop(11);
-  ASSERT_TRUE(h.dp().install(s));
+  const FlowSpec s = install_forward(h, 11);
   std::vector<Bytes> sent;
   for (uint32_t len = 0; len <= 1200; len += (len < 40 ? 1 : 37)) {
     Bytes p = testutil::build_rtp(rng, 0x5151, static_cast<uint16_t>(len), len * 160,
