@@ -122,13 +122,6 @@ std::size_t FlowTable::memory_bytes() const noexcept {
   return (std::size_t{mask_} + 1) * sizeof(Slot);
 }
 
-// AES rounds keyed with the table's secret round keys, the way Go's runtime hashes map keys:
-// the key's 40 bytes are folded into the state 16 at a time, an AES round (SubBytes, a
-// non-linear step) between them and two after the last. A seeded CRC32-C, used before, is
-// affine over GF(2): two keys collided under every seed if they collided under one, so anyone
-// choosing addresses and ports could compute keys for one probe run offline. Here which keys
-// collide depends on the secret, and nothing a peer sees reveals it. AES-NI is there on every
-// CPU the SRTP library runs on (IPsec-MB needs it).
 std::optional<KeyedFlowHash> KeyedFlowHash::random() noexcept {
   KeyedFlowHash h;
   const auto want = static_cast<ssize_t>(sizeof h.round_keys_);
@@ -138,6 +131,13 @@ std::optional<KeyedFlowHash> KeyedFlowHash::random() noexcept {
   return h;
 }
 
+// AES rounds keyed with the secret round keys, the way Go's runtime hashes map keys:
+// the key's 40 bytes are folded into the state 16 at a time, an AES round (SubBytes, a
+// non-linear step) between them and two after the last. A seeded CRC32-C, used before, is
+// affine over GF(2): two keys collided under every seed if they collided under one, so anyone
+// choosing addresses and ports could compute keys for one probe run offline. Here which keys
+// collide depends on the secret, and nothing a peer sees reveals it. AES-NI is there on every
+// CPU the SRTP library runs on (IPsec-MB needs it).
 __attribute__((target("aes"))) uint32_t KeyedFlowHash::operator()(
     const FlowKey& key) const noexcept {
   const auto* k = reinterpret_cast<const uint8_t*>(&key);

@@ -76,16 +76,25 @@ inline void set_drop(ParsedFrame& out, Drop reason) noexcept {
   out.drop = reason;
 }
 
-// RFC 768 (IPv4 pseudo-header) / RFC 8200 §8.1 (IPv6 pseudo-header): `addrs` points at the
-// source address immediately followed by the destination address, `addrs_len` bytes in all.
-// The UDP header and payload are `udp_len` bytes at `udp`. True if the checksum verifies.
-inline bool udp_checksum_ok(const uint8_t* addrs, uint32_t addrs_len, const uint8_t* udp,
+// RFC 768 (IPv4) / RFC 8200 §8.1 (IPv6): the sum of the UDP pseudo-header (source and
+// destination address, protocol, UDP length) of the IP header at `ip`, as 32-bit words in a
+// 64-bit accumulator (RFC 1071 §2 (C)), not folded.
+inline uint64_t pseudo_header_sum(const uint8_t* ip, uint8_t ip_version,
+                                  uint16_t udp_len) noexcept {
+  const uint8_t* addrs = ip_version == 4 ? ip + 12 : ip + 8;
+  const uint32_t addrs_len = ip_version == 4 ? 8 : 32;
+  uint64_t sum = uint64_t{rte_cpu_to_be_16(kProtoUdp)} + rte_cpu_to_be_16(udp_len);
+  for (uint32_t off = 0; off < addrs_len; off += 4) {
+    sum += load_native32(addrs + off);
+  }
+  return sum;
+}
+
+// True if the UDP checksum verifies: the UDP header and payload are `udp_len` bytes at `udp`,
+// under the IP header at `ip`.
+inline bool udp_checksum_ok(const uint8_t* ip, uint8_t ip_version, const uint8_t* udp,
                             uint16_t udp_len) noexcept {
-  uint64_t sum = ones_sum(addrs, addrs_len);
-  sum += rte_cpu_to_be_16(kProtoUdp);
-  sum += rte_cpu_to_be_16(udp_len);
-  sum += ones_sum(udp, udp_len);
-  return fold(sum) == 0xffff;
+  return fold(pseudo_header_sum(ip, ip_version, udp_len) + ones_sum(udp, udp_len)) == 0xffff;
 }
 
 // The frames a media gateway receives nearly all of: untagged Ethernet, IPv4 without options,
@@ -282,8 +291,7 @@ void classify_frame_general(const uint8_t* frame, uint32_t len, uint16_t port_id
   }
   // RFC 768: zero means the IPv4 sender computed no checksum.
   if (l4_hint == ChecksumHint::unknown && udp_cksum != 0) {
-    const bool ok = out.ip_version == 4 ? udp_checksum_ok(ip + 12, 8, udp, udp_len)
-                                        : udp_checksum_ok(ip + 8, 32, udp, udp_len);
+    const bool ok = udp_checksum_ok(ip, out.ip_version, udp, udp_len);
     if (!ok) {
       return set_drop(out, Drop::udp_checksum);
     }
@@ -336,8 +344,7 @@ bool udp_checksum_ok(const uint8_t* frame, const ParsedFrame& parsed) noexcept {
     return parsed.ip_version == 4;  // RFC 768 (IPv4 only); RFC 8200 §8.1
   }
   const uint8_t* ip = frame + parsed.l3_offset;
-  return parsed.ip_version == 4 ? udp_checksum_ok(ip + 12, 8, udp, udp_len)
-                                : udp_checksum_ok(ip + 8, 32, udp, udp_len);
+  return udp_checksum_ok(ip, parsed.ip_version, udp, udp_len);
 }
 
 uint16_t payload_sum_of_verified(const uint8_t* frame, const ParsedFrame& parsed) noexcept {
@@ -347,16 +354,9 @@ uint16_t payload_sum_of_verified(const uint8_t* frame, const ParsedFrame& parsed
   }
   const uint8_t* ip = frame + parsed.l3_offset;
   const auto udp_len = static_cast<uint16_t>(parsed.payload_len + kUdpHeaderLen);
-  // Pseudo-header (addresses, protocol, UDP length), then the UDP header with its checksum,
-  // as 32-bit words in a 64-bit accumulator (RFC 1071 §2 (C)).
-  const uint8_t* addrs = parsed.ip_version == 4 ? ip + 12 : ip + 8;
-  const uint32_t addrs_len = parsed.ip_version == 4 ? 8 : 32;
-  uint64_t rest = uint64_t{rte_cpu_to_be_16(kProtoUdp)} + rte_cpu_to_be_16(udp_len);
-  for (uint32_t off = 0; off < addrs_len; off += 4) {
-    rest += load_native32(addrs + off);
-  }
-  rest += load_native32(udp);
-  rest += load_native32(udp + 4);
+  // The pseudo-header, then the UDP header with its checksum.
+  const uint64_t rest = pseudo_header_sum(ip, parsed.ip_version, udp_len) + load_native32(udp) +
+                        load_native32(udp + 4);
   // rest + payload = 0xffff (mod 0xffff), so payload = 0xffff - rest.
   return static_cast<uint16_t>(0xffff - fold(rest));
 }
