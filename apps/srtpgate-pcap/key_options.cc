@@ -27,19 +27,19 @@ Result<void> parse_endpoint(std::string_view s, std::optional<IpAddress>& addr,
   if (!s.empty() && s.front() == '[') {
     const auto close = s.find(']');
     if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') {
-      return make_error(cat("'", s, "' is not [IPV6]:PORT"));
+      return make_error(cat(quoted(s), " is not [IPV6]:PORT"));
     }
     host = s.substr(1, close - 1);
     port_text = s.substr(close + 2);
   } else {
     const auto colon = s.rfind(':');
     if (colon == std::string_view::npos) {
-      return make_error(cat("'", s, "' has no :PORT"));
+      return make_error(cat(quoted(s), " has no :PORT"));
     }
     host = s.substr(0, colon);
     port_text = s.substr(colon + 1);
     if (host.find(':') != std::string_view::npos) {
-      return make_error(cat("'", s, "': write IPv6 addresses in brackets, [::1]:5004"));
+      return make_error(cat(quoted(s), ": write IPv6 addresses in brackets, [::1]:5004"));
     }
   }
   if (host == "*") {
@@ -52,7 +52,7 @@ Result<void> parse_endpoint(std::string_view s, std::optional<IpAddress>& addr,
     } else if (inet_pton(AF_INET6, h.c_str(), a.bytes.data()) == 1) {
       a.version = 6;
     } else {
-      return make_error(cat("'", h, "' is not an IPv4 or IPv6 address (or *)"));
+      return make_error(cat(quoted(h), " is not an IPv4 or IPv6 address (or *)"));
     }
     addr = a;
   }
@@ -61,7 +61,7 @@ Result<void> parse_endpoint(std::string_view s, std::optional<IpAddress>& addr,
   } else if (auto p = parse_port(port_text)) {
     port = *p;
   } else {
-    return make_error(cat("'", port_text, "' is not a port 0..65535 (or *)"));
+    return make_error(cat(quoted(port_text), " is not a port 0..65535 (or *)"));
   }
   return {};
 }
@@ -86,7 +86,7 @@ Result<FlowPattern> parse_flow(std::string_view text) {
   // The separator is the '-' after the first endpoint's port; IPv6 addresses contain no '-'.
   const auto dash = text.find('-');
   if (dash == std::string_view::npos) {
-    return make_error(cat("--flow '", text, "' is not SRC:PORT-DST:PORT"));
+    return make_error(cat("--flow ", quoted(text), " is not SRC:PORT-DST:PORT"));
   }
   FlowPattern f;
   if (auto r = parse_endpoint(text.substr(0, dash), f.src, f.src_port); !r) {
@@ -96,7 +96,7 @@ Result<FlowPattern> parse_flow(std::string_view text) {
     return make_error(cat("--flow destination ", r.message()));
   }
   if (f.src && f.dst && f.src->version != f.dst->version) {
-    return make_error(cat("--flow '", text, "' mixes IPv4 and IPv6"));
+    return make_error(cat("--flow ", quoted(text), " mixes IPv4 and IPv6"));
   }
   return f;
 }
@@ -112,9 +112,10 @@ std::string usage(std::string_view program) {
       "\n"
       "Decrypts an SRTP/SRTCP capture into plain RTP/RTCP that Wireshark plays, or encrypts plain\n"
       "RTP/RTCP. IN is pcap or pcapng: Ethernet (at most one VLAN tag), Linux cooked SLL/SLL2 or\n"
-      "raw IP; IPv4/IPv6; UDP. OUT is pcap with IN's link type and timestamps; IP and UDP\n"
-      "lengths and checksums are fixed up. RTP and RTCP are told apart as in RFC 5761 §4\n"
-      "(second byte 192..223 is RTCP).\n"
+      "raw IP; IPv4/IPv6; UDP. OUT is pcap with IN's link type and exact timestamps (microsecond\n"
+      "pcap stays microsecond; nanosecond pcap and pcapng give nanosecond pcap); it must not be\n"
+      "IN. IP and UDP lengths and checksums are fixed up. RTP and RTCP are told apart as in\n"
+      "RFC 5761 §4 (second byte 192..223 is RTCP). IN or OUT \"-\" is stdin or stdout.\n"
       "\n"
       "Keys:\n"
       "  --profile NAME   AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32,\n"
@@ -139,11 +140,14 @@ std::string usage(std::string_view program) {
       "\n"
       "Options:\n"
       "  --keep-failed    Write packets that fail to decrypt/encrypt unchanged (default: drop).\n"
+      "                   A flag: it takes no =VALUE.\n"
       "  --backend B      ipsecmb (default) or openssl.\n"
       "  -h, --help       This text.\n"
       "\n"
       "A summary goes to stderr. Exit status: 0 every selected packet was processed; 1 I/O or\n"
       "set-up error; 2 bad arguments; 3 some packets failed (counted by reason in the summary).\n"
+      "IN that ends in a truncated record (a capture cut short) exits 1 after the packets before\n"
+      "it are processed and written and the summary is printed; the error follows the summary.\n"
       "\n"
       "Example: two calls, one key each, matched by SSRC and by flow:\n  ",
       p,
@@ -158,6 +162,7 @@ Result<Options> parse_options(std::span<const char* const> args) {
   std::optional<uint32_t> pending_ssrc;
   std::optional<FlowPattern> pending_flow;
   std::vector<std::string> positional;
+  std::vector<std::size_t> positional_at;  // their argument numbers, for messages
   int key_ordinal = 0;
   std::optional<KeySpec> default_key;
 
@@ -181,6 +186,11 @@ Result<Options> parse_options(std::span<const char* const> args) {
       return std::string_view(args[++i]);
     };
 
+    // Flags take no value: "--keep-failed=no" must not turn keep-failed on.
+    const bool flag = arg == "-h" || arg == "--help" || arg == "--keep-failed";
+    if (flag && has_inline_value) {
+      return make_error(cat(arg, " takes no value (give ", arg, " alone, or leave it out)"));
+    }
     if (arg == "-h" || arg == "--help") {
       Options help;
       help.help = true;
@@ -193,8 +203,8 @@ Result<Options> parse_options(std::span<const char* const> args) {
       }
       profile = srtp::profile_from_name(*v);
       if (!profile) {
-        return make_error(cat("--profile '", *v,
-                              "' is unknown; try AES_CM_128_HMAC_SHA1_80 or AEAD_AES_128_GCM"));
+        return make_error(cat("--profile ", quoted(*v),
+                              " is unknown; try AES_CM_128_HMAC_SHA1_80 or AEAD_AES_128_GCM"));
       }
     } else if (arg == "--ssrc") {
       auto v = take_value();
@@ -206,7 +216,7 @@ Result<Options> parse_options(std::span<const char* const> args) {
       }
       pending_ssrc = parse_ssrc(*v);
       if (!pending_ssrc) {
-        return make_error(cat("--ssrc '", *v, "' is not a 32-bit number"));
+        return make_error(cat("--ssrc ", quoted(*v), " is not a 32-bit number"));
       }
     } else if (arg == "--flow") {
       auto v = take_value();
@@ -278,12 +288,13 @@ Result<Options> parse_options(std::span<const char* const> args) {
       } else if (*v == "openssl") {
         o.backend = crypto::Backend::openssl;
       } else {
-        return make_error(cat("--backend '", *v, "': use ipsecmb or openssl"));
+        return make_error(cat("--backend ", quoted(*v), ": use ipsecmb or openssl"));
       }
     } else if (arg.size() > 1 && arg.front() == '-') {
-      return make_error(cat("unknown option '", arg, "'"));
+      return make_error(cat("unknown option ", quoted(arg)));
     } else {
       positional.emplace_back(arg);
+      positional_at.push_back(i + 1);
     }
   }
 
@@ -298,7 +309,9 @@ Result<Options> parse_options(std::span<const char* const> args) {
   } else if (positional[0] == "encrypt") {
     o.mode = Mode::encrypt;
   } else {
-    return make_error(cat("unknown mode '", positional[0], "': use decrypt or encrypt"));
+    // The first word that is not an option may be a key that lost its --key: never repeat it.
+    return make_error(cat("unknown mode ", quoted(positional[0]), " (argument ",
+                          std::to_string(positional_at[0]), "): use decrypt or encrypt"));
   }
   if (positional.size() != 3) {
     return make_error(cat("expected IN and OUT capture files after the mode, got ",

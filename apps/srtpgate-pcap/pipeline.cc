@@ -199,6 +199,9 @@ uint64_t Summary::passed_total() const noexcept {
 }
 
 Result<Summary> process_capture(const Options& options) {
+  if (auto r = refuse_same_file(options.in_path, options.out_path); !r) {
+    return r.error();
+  }
   auto reader = CaptureReader::open(options.in_path);
   if (!reader) {
     return reader.error();
@@ -207,7 +210,7 @@ Result<Summary> process_capture(const Options& options) {
   const auto link = link_type_from_dlt(dlt);
   if (!link) {
     const char* n = pcap_datalink_val_to_name(dlt);
-    return make_error(cat("'", options.in_path, "' has link type ", std::to_string(dlt), " (",
+    return make_error(cat(quoted(options.in_path), " has link type ", std::to_string(dlt), " (",
                           (n != nullptr ? n : "unknown"),
                           "); supported: EN10MB, LINUX_SLL, LINUX_SLL2, RAW, IPV4, IPV6"));
   }
@@ -241,7 +244,9 @@ Result<Summary> process_capture(const Options& options) {
     sessions.push_back(std::move(*session));
   }
 
-  auto writer = CaptureWriter::create(options.out_path, dlt, kOutSnaplen);
+  // OUT keeps IN's time stamps: the same precision, so the same values (header.ts is copied).
+  auto writer =
+      CaptureWriter::create(options.out_path, dlt, kOutSnaplen, reader->tstamp_precision());
   if (!writer) {
     return writer.error();
   }
@@ -253,13 +258,18 @@ Result<Summary> process_capture(const Options& options) {
   Processor processor(options, *link, std::move(sessions), summary);
   std::vector<Slot> slots(kBurst);
   bool done = false;
-  while (!done) {
+  while (!done && !writer->failed()) {
     std::size_t n = 0;
     while (n < kBurst) {
       auto f = reader->next();
       if (!f) {
-        (void)writer->finish();
-        return f.error();
+        // A capture cut short (tcpdump killed mid-write) ends in a truncated record; the frames
+        // before it, including those of this burst, are still processed and written.
+        summary.read_error =
+            cat(f.message(), " (after packet ", std::to_string(summary.frames_read),
+                "; the packets before it were processed)");
+        done = true;
+        break;
       }
       if (!f->has_value()) {
         done = true;

@@ -1,22 +1,30 @@
-// srtpgate-pcap pieces: checksums, hostile frames, option rules, and encrypt/decrypt round trips
-// over synthetic captures (VLAN, IPv6, Linux cooked SLL/SLL2, raw IP) written with libpcap.
+// srtpgate-pcap pieces: checksums, hostile frames, option rules, encrypt/decrypt round trips
+// over synthetic captures (VLAN, IPv6, Linux cooked SLL/SLL2, raw IP) written with libpcap, and
+// the command line's exit statuses and messages on bad input and failing output.
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "capture_io.h"
 #include "checksum.h"
+#include "cli.h"
 #include "frame_parser.h"
 #include "frame_writer.h"
 #include "key_options.h"
 #include "pipeline.h"
+#include "text.h"
 
 namespace srtpgate::app {
 namespace {
@@ -856,6 +864,442 @@ TEST(Pipeline, MutatedSrtpCapturesAreCountedNeverCrash) {
       EXPECT_EQ(read_capture(dir.file("out.pcap")).size(), s->frames_written);
     }
   }
+}
+
+// --- The command line: captures cut short, time stamps, OUT that is IN, failing output -------
+
+Bytes read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return Bytes(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+void write_file(const std::string& path, const Bytes& b) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+}
+
+std::string read_back(std::FILE* f) {
+  std::string s;
+  if (f == nullptr) {
+    return s;
+  }
+  std::rewind(f);
+  std::array<char, 4096> buf;
+  for (std::size_t n; (n = std::fread(buf.data(), 1, buf.size(), f)) > 0;) {
+    s.append(buf.data(), n);
+  }
+  std::fclose(f);
+  return s;
+}
+
+struct CliRun {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+// The tool's main() in-process: the exit status and everything it printed.
+CliRun run_cli_captured(const std::vector<std::string>& args) {
+  std::FILE* out = std::tmpfile();
+  std::FILE* err = std::tmpfile();
+  EXPECT_TRUE(out != nullptr && err != nullptr);
+  std::vector<const char*> a;
+  for (const auto& s : args) {
+    a.push_back(s.c_str());
+  }
+  CliRun r;
+  r.status = run_cli("srtpgate-pcap", a, out, err);
+  r.out = read_back(out);
+  r.err = read_back(err);
+  return r;
+}
+
+std::vector<std::string> encrypt_args(const std::string& in, const std::string& out) {
+  return {"encrypt", "--profile", "AES_CM_128_HMAC_SHA1_80", "--key", kKeyA, in, out};
+}
+
+TEST(Cli, CaptureCutShortStillWritesEveryPacketBeforeTheCut) {
+  // tcpdump killed mid-write: 100 whole records (more than one burst of 64), then part of one,
+  // cut in its data or in its 16-byte record header.
+  TempDir dir;
+  std::vector<Record> plain;
+  for (uint16_t i = 0; i < 101; ++i) {
+    plain.push_back({{1000 + i, i}, make_frame(FrameSpec{}, make_rtp(kSsrcA, i, 100)), 0});
+  }
+  const std::string in = dir.file("cut.pcap");
+  const std::string out = dir.file("out.pcap");
+  const std::size_t last_record = 24 + 100 * (16 + plain[0].bytes.size());
+  for (const std::size_t keep : {std::size_t{16 + 20}, std::size_t{5}}) {
+    write_capture(in, DLT_EN10MB, plain);
+    std::filesystem::resize_file(in, last_record + keep);
+    auto s = run_tool(encrypt_args(in, out));
+    ASSERT_TRUE(s.ok()) << s.message();
+    EXPECT_EQ(s->frames_read, 100u);
+    EXPECT_EQ(s->rtp_ok, 100u);
+    EXPECT_NE(s->read_error.find("truncated"), std::string::npos) << s->read_error;
+    const auto written = read_capture(out);
+    ASSERT_EQ(written.size(), 100u) << "keep " << keep;
+    for (std::size_t i = 0; i < written.size(); ++i) {
+      EXPECT_EQ(written[i].ts.tv_sec, plain[i].ts.tv_sec);
+      EXPECT_GT(written[i].bytes.size(), plain[i].bytes.size()) << "encrypted " << i;
+    }
+    // The summary, then the error; exit 1 as usage() says.
+    const CliRun r = run_cli_captured(encrypt_args(in, out));
+    EXPECT_EQ(r.status, kExitIo) << r.err;
+    const auto summary_at = r.err.find("packets written: 100\n");
+    const auto error_at = r.err.find("truncated");
+    ASSERT_NE(summary_at, std::string::npos) << r.err;
+    ASSERT_NE(error_at, std::string::npos) << r.err;
+    EXPECT_LT(summary_at, error_at) << r.err;
+    EXPECT_EQ(read_capture(out).size(), 100u);
+  }
+}
+
+// Capture files built byte by byte (pcap-savefile(5), pcapng draft-ietf-opsawg-pcapng §4), so
+// that what is checked does not come from libpcap's own writer.
+struct RawRecord {
+  uint32_t sec = 0;
+  uint32_t frac = 0;  // microseconds or nanoseconds, as the magic number says
+  Bytes bytes;
+};
+
+void put_u16(Bytes& f, uint16_t v, bool big_endian) {
+  for (int i = 0; i < 2; ++i) {
+    f.push_back(static_cast<uint8_t>(v >> (big_endian ? 8 - 8 * i : 8 * i)));
+  }
+}
+
+void put_u32(Bytes& f, uint32_t v, bool big_endian) {
+  for (int i = 0; i < 4; ++i) {
+    f.push_back(static_cast<uint8_t>(v >> (big_endian ? 24 - 8 * i : 8 * i)));
+  }
+}
+
+constexpr bool kHostBigEndian = __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__;
+
+Bytes raw_pcap(uint32_t magic, bool big_endian, const std::vector<RawRecord>& recs) {
+  Bytes f;
+  put_u32(f, magic, big_endian);
+  put_u16(f, 2, big_endian);
+  put_u16(f, 4, big_endian);
+  put_u32(f, 0, big_endian);  // thiszone
+  put_u32(f, 0, big_endian);  // sigfigs
+  put_u32(f, 65535, big_endian);
+  put_u32(f, DLT_EN10MB, big_endian);
+  for (const RawRecord& r : recs) {
+    put_u32(f, r.sec, big_endian);
+    put_u32(f, r.frac, big_endian);
+    put_u32(f, static_cast<uint32_t>(r.bytes.size()), big_endian);
+    put_u32(f, static_cast<uint32_t>(r.bytes.size()), big_endian);
+    f.insert(f.end(), r.bytes.begin(), r.bytes.end());
+  }
+  return f;
+}
+
+// One section, one Ethernet interface with this if_tsresol, Enhanced Packet Blocks with time
+// stamps in units of 10^-tsresol s.
+Bytes raw_pcapng(uint8_t tsresol, const std::vector<std::pair<uint64_t, Bytes>>& recs) {
+  const bool be = kHostBigEndian;
+  Bytes f;
+  put_u32(f, 0x0A0D0D0A, be);  // Section Header Block
+  put_u32(f, 28, be);
+  put_u32(f, 0x1A2B3C4D, be);
+  put_u16(f, 1, be);
+  put_u16(f, 0, be);
+  put_u32(f, 0xffffffff, be);  // section length: unknown
+  put_u32(f, 0xffffffff, be);
+  put_u32(f, 28, be);
+  put_u32(f, 1, be);  // Interface Description Block
+  put_u32(f, 32, be);
+  put_u16(f, DLT_EN10MB, be);
+  put_u16(f, 0, be);
+  put_u32(f, 65535, be);
+  put_u16(f, 9, be);  // if_tsresol
+  put_u16(f, 1, be);
+  f.insert(f.end(), {tsresol, 0, 0, 0});
+  put_u32(f, 0, be);  // opt_endofopt
+  put_u32(f, 32, be);
+  for (const auto& [ts, bytes] : recs) {
+    const auto padded = static_cast<uint32_t>((bytes.size() + 3) / 4 * 4);
+    put_u32(f, 6, be);  // Enhanced Packet Block
+    put_u32(f, 32 + padded, be);
+    put_u32(f, 0, be);
+    put_u32(f, static_cast<uint32_t>(ts >> 32), be);
+    put_u32(f, static_cast<uint32_t>(ts), be);
+    put_u32(f, static_cast<uint32_t>(bytes.size()), be);
+    put_u32(f, static_cast<uint32_t>(bytes.size()), be);
+    f.insert(f.end(), bytes.begin(), bytes.end());
+    f.resize(f.size() + padded - bytes.size(), 0);
+    put_u32(f, 32 + padded, be);
+  }
+  return f;
+}
+
+uint32_t host_u32(const Bytes& f, std::size_t at) {
+  uint32_t v = 0;
+  std::memcpy(&v, f.data() + at, sizeof v);
+  return v;
+}
+
+// The records of a pcap file libpcap wrote (host byte order); `magic` is its magic number.
+std::vector<RawRecord> parse_raw_pcap(const Bytes& f, uint32_t& magic) {
+  std::vector<RawRecord> out;
+  magic = f.size() >= 24 ? host_u32(f, 0) : 0;
+  for (std::size_t at = 24; at + 16 <= f.size();) {
+    RawRecord r{host_u32(f, at), host_u32(f, at + 4), {}};
+    const uint32_t caplen = host_u32(f, at + 8);
+    at += 16;
+    if (caplen > f.size() - at) {
+      ADD_FAILURE() << "record past the end of the file";
+      break;
+    }
+    r.bytes.assign(f.begin() + static_cast<std::ptrdiff_t>(at),
+                   f.begin() + static_cast<std::ptrdiff_t>(at + caplen));
+    at += caplen;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+TEST(Cli, OutKeepsTheTimeStampsOfIn) {
+  TempDir dir;
+  const std::string in = dir.file("in");
+  const std::string out = dir.file("out.pcap");
+  constexpr uint32_t kNsMagic = 0xa1b23c4d;
+  constexpr uint32_t kUsMagic = 0xa1b2c3d4;
+  std::vector<RawRecord> recs;
+  for (uint16_t i = 0; i < 70; ++i) {
+    recs.push_back(
+        {1700000000u + i, 999999000u + i, make_frame(FrameSpec{}, make_rtp(kSsrcA, i, 40))});
+  }
+  recs.push_back({1700000100, 1, make_frame(FrameSpec{}, Bytes{0, 1, 2, 3})});  // passed through
+  const auto expect_same_time_stamps = [&](uint32_t want_magic, const std::string& label) {
+    uint32_t magic = 0;
+    const auto got = parse_raw_pcap(read_file(out), magic);
+    EXPECT_EQ(magic, want_magic) << label;
+    ASSERT_EQ(got.size(), recs.size()) << label;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].sec, recs[i].sec) << label << " " << i;
+      EXPECT_EQ(got[i].frac, recs[i].frac) << label << " " << i;
+    }
+  };
+
+  // Nanosecond pcap, in either byte order: OUT is nanosecond pcap with the same time stamps.
+  for (const bool big_endian : {false, true}) {
+    write_file(in, raw_pcap(kNsMagic, big_endian, recs));
+    auto s = run_tool(encrypt_args(in, out));
+    ASSERT_TRUE(s.ok()) << s.message();
+    EXPECT_EQ(s->rtp_ok, 70u);
+    expect_same_time_stamps(kNsMagic, big_endian ? "ns big-endian" : "ns little-endian");
+  }
+
+  // pcapng with if_tsresol 9 (nanoseconds) or 6: OUT is nanosecond pcap, nothing rounded.
+  for (const uint8_t tsresol : {uint8_t{9}, uint8_t{6}}) {
+    const uint64_t unit = tsresol == 9 ? 1 : 1000;
+    std::vector<std::pair<uint64_t, Bytes>> blocks;
+    for (RawRecord& r : recs) {
+      r.frac = r.frac / unit * unit;
+      blocks.emplace_back((uint64_t{r.sec} * 1000000000 + r.frac) / unit, r.bytes);
+    }
+    write_file(in, raw_pcapng(tsresol, blocks));
+    auto s = run_tool(encrypt_args(in, out));
+    ASSERT_TRUE(s.ok()) << s.message();
+    EXPECT_EQ(s->rtp_ok, 70u);
+    expect_same_time_stamps(kNsMagic, "pcapng if_tsresol " + std::to_string(tsresol));
+  }
+
+  // Microsecond pcap stays microsecond: the same magic number, and a passed-through record is
+  // the same byte for byte, its record header included.
+  for (RawRecord& r : recs) {
+    r.frac = r.frac / 1000;
+  }
+  const Bytes us = raw_pcap(kUsMagic, kHostBigEndian, recs);
+  write_file(in, us);
+  auto s = run_tool(encrypt_args(in, out));
+  ASSERT_TRUE(s.ok()) << s.message();
+  expect_same_time_stamps(kUsMagic, "us");
+  const Bytes written = read_file(out);
+  const std::size_t last = 16 + recs.back().bytes.size();
+  ASSERT_GE(written.size(), last);
+  EXPECT_TRUE(std::equal(written.end() - static_cast<std::ptrdiff_t>(last), written.end(),
+                         us.end() - static_cast<std::ptrdiff_t>(last)));
+}
+
+TEST(Cli, RefusesOutThatIsIn) {
+  TempDir dir;
+  const std::string in = dir.file("in.pcap");
+  std::vector<Record> plain;
+  for (uint16_t i = 0; i < 10; ++i) {
+    plain.push_back({{i, 0}, make_frame(FrameSpec{}, make_rtp(kSsrcA, i, 100)), 0});
+  }
+  write_capture(in, DLT_EN10MB, plain);
+  const Bytes before = read_file(in);
+  std::filesystem::create_hard_link(in, dir.file("hard-link.pcap"));
+  std::filesystem::create_symlink(in, dir.file("symlink.pcap"));
+  for (const std::string& out :
+       {in, dir.file("hard-link.pcap"), dir.file("symlink.pcap"), dir.path + "/./in.pcap"}) {
+    auto s = run_tool(encrypt_args(in, out));
+    ASSERT_FALSE(s.ok()) << out;
+    EXPECT_NE(s.message().find("is the input file"), std::string::npos) << s.message();
+    const CliRun r = run_cli_captured(encrypt_args(in, out));
+    EXPECT_EQ(r.status, kExitUsage) << r.err;
+    EXPECT_NE(r.err.find("is the input file"), std::string::npos) << r.err;
+    EXPECT_EQ(read_file(in), before) << "IN was changed through " << out;
+  }
+  const CliRun r = run_cli_captured(encrypt_args(in, dir.file("out.pcap")));
+  EXPECT_EQ(r.status, kExitOk) << r.err;
+}
+
+// A stream (fopencookie(3)) that fails as a full disk or quota, or NFS at close, does.
+struct FailingSink {
+  int fail_write_once = 0;  // errno of the next write, which then succeeds again
+  int fail_close = 0;       // errno of close
+  std::size_t written = 0;
+};
+
+std::FILE* failing_stream(FailingSink& sink) {
+  cookie_io_functions_t io{};
+  io.write = [](void* c, const char*, std::size_t n) -> ssize_t {
+    auto* s = static_cast<FailingSink*>(c);
+    if (s->fail_write_once != 0) {
+      errno = std::exchange(s->fail_write_once, 0);
+      return -1;
+    }
+    s->written += n;
+    return static_cast<ssize_t>(n);
+  };
+  io.close = [](void* c) {
+    auto* s = static_cast<FailingSink*>(c);
+    if (s->fail_close != 0) {
+      errno = s->fail_close;
+      return -1;
+    }
+    return 0;
+  };
+  return fopencookie(&sink, "w", io);
+}
+
+TEST(CaptureIo, WriteAndCloseErrorsAreReported) {
+  const Bytes frame = make_frame(FrameSpec{}, make_rtp(kSsrcA, 1, 1000));
+  pcap_pkthdr h{};
+  h.caplen = h.len = static_cast<bpf_u_int32>(frame.size());
+  const auto create = [](FailingSink& sink) {
+    return CaptureWriter::create(failing_stream(sink), "sink", DLT_EN10MB, 65535,
+                                 PCAP_TSTAMP_PRECISION_MICRO);
+  };
+
+  // A write fails once and later ones succeed, so the last flush does too: still an error, with
+  // the errno of the failed write, not whatever errno holds by the end.
+  FailingSink quota;
+  quota.fail_write_once = EDQUOT;
+  auto w = create(quota);
+  ASSERT_TRUE(w.ok()) << w.message();
+  for (int i = 0; i < 50; ++i) {  // 50 kB: several stdio buffers
+    w->write(h, frame);
+  }
+  EXPECT_TRUE(w->failed());
+  errno = ENOENT;  // left by some later, unrelated call
+  auto r = w->finish();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.message().find(std::strerror(EDQUOT)), std::string::npos) << r.message();
+
+  // NFS reports a delayed write error only at close(2).
+  FailingSink nfs;
+  nfs.fail_close = EIO;
+  w = create(nfs);
+  ASSERT_TRUE(w.ok()) << w.message();
+  w->write(h, frame);
+  EXPECT_FALSE(w->failed());
+  r = w->finish();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.message().find(std::strerror(EIO)), std::string::npos) << r.message();
+  EXPECT_EQ(nfs.written, 24 + 16 + frame.size());
+
+  FailingSink fine;
+  w = create(fine);
+  ASSERT_TRUE(w.ok()) << w.message();
+  w->write(h, frame);
+  EXPECT_TRUE(w->finish().ok());
+  EXPECT_FALSE(w->finish().ok()) << "a second finish() is refused";
+}
+
+TEST(Cli, OutOnAFullDeviceFails) {
+  TempDir dir;
+  const std::string in = dir.file("in.pcap");
+  std::vector<Record> plain;
+  for (uint16_t i = 0; i < 200; ++i) {  // 30 kB: the disk fills part-way, not only at the end
+    plain.push_back({{i, 0}, make_frame(FrameSpec{}, make_rtp(kSsrcA, i, 100)), 0});
+  }
+  for (const std::size_t n : {std::size_t{1}, plain.size()}) {
+    write_capture(
+        in, DLT_EN10MB,
+        std::vector<Record>(plain.begin(), plain.begin() + static_cast<std::ptrdiff_t>(n)));
+    const CliRun r = run_cli_captured(encrypt_args(in, "/dev/full"));
+    EXPECT_EQ(r.status, kExitIo) << r.err;
+    EXPECT_NE(r.err.find(std::strerror(ENOSPC)), std::string::npos) << r.err;
+  }
+}
+
+TEST(KeyOptions, FlagsTakeNoValue) {
+  for (const char* flag :
+       {"--keep-failed=no", "--keep-failed=yes", "--keep-failed=", "--help=no"}) {
+    auto o = parse(
+        {"decrypt", "--profile", "AES_CM_128_HMAC_SHA1_80", flag, "--key", kKey128, "a", "b"});
+    ASSERT_FALSE(o.ok()) << flag;
+    EXPECT_NE(o.message().find("takes no value"), std::string::npos) << o.message();
+    const CliRun r = run_cli_captured(
+        {"decrypt", "--profile", "AES_CM_128_HMAC_SHA1_80", flag, "--key", kKey128, "a", "b"});
+    EXPECT_EQ(r.status, kExitUsage) << r.err;
+  }
+  auto o = parse({"decrypt", "--profile", "AES_CM_128_HMAC_SHA1_80", "--keep-failed", "--key",
+                  kKey128, "a", "b"});
+  ASSERT_TRUE(o.ok()) << o.message();
+  EXPECT_TRUE(o->keep_failed);
+}
+
+TEST(KeyOptions, MessagesNeverRepeatAKey) {
+  const char* p = "AES_CM_128_HMAC_SHA1_80";
+  const std::string bare = std::string(kKey128).substr(7);  // the base64 without "inline:"
+  const std::string flow_key = std::string("1.2.3.4:5-*:") + kKey128;
+  const std::string keep_key = std::string("--keep-failed=") + kKey128;
+  const std::vector<std::vector<std::string>> mistakes = {
+      {"--profile", p, kKey128, "decrypt", "a", "b"},  // --key left out: the key is the "mode"
+      {bare, "--profile", p, "--key", kKey128, "a", "b"},
+      {"decrypt", "--profile", kKey128, "--key", kKey128, "a", "b"},
+      {"decrypt", "--profile", p, "--ssrc", kKey128, "--key", kKey128, "a", "b"},
+      {"decrypt", "--profile", p, "--flow", kKey128, "--key", kKey128, "a", "b"},
+      {"decrypt", "--profile", p, "--flow", flow_key, "--key", kKey128, "a", "b"},
+      {"decrypt", "--profile", p, "--key", kKey128, "--backend", bare, "a", "b"},
+      {"decrypt", "--profile", p, "--key", kKey128, keep_key, "a", "b"},
+      {"decrypt", "--profile", p, "--key", kKey128, std::string("-") + bare, "a", "b"},
+  };
+  for (const auto& m : mistakes) {
+    std::vector<const char*> a;
+    for (const auto& s : m) {
+      a.push_back(s.c_str());
+    }
+    auto o = parse(a);
+    ASSERT_FALSE(o.ok()) << m[2];
+    EXPECT_EQ(o.message().find(bare.substr(0, 8)), std::string::npos) << o.message();
+    const CliRun r = run_cli_captured(m);
+    EXPECT_EQ(r.status, kExitUsage) << r.err;
+    EXPECT_EQ(r.err.find(bare.substr(0, 8)), std::string::npos) << r.err;
+  }
+  // A key in place of IN is not repeated by the I/O error either.
+  const CliRun r = run_cli_captured({"decrypt", "--profile", p, "--key", kKey128, kKey128, "b"});
+  EXPECT_EQ(r.status, kExitIo) << r.err;
+  EXPECT_EQ(r.err.find(bare.substr(0, 8)), std::string::npos) << r.err;
+  // What cannot be a key is still shown, so the message says what was wrong.
+  EXPECT_NE(parse({"shred", "--profile", p, "--key", kKey128, "a", "b"}).message().find("'shred'"),
+            std::string::npos);
+  EXPECT_NE(parse({"decrypt", "--profile", "AES_CM_999", "--key", kKey128, "a", "b"})
+                .message()
+                .find("'AES_CM_999'"),
+            std::string::npos);
+  EXPECT_FALSE(may_be_key("/tmp/captures/call-2024-06-07.pcapng"));
+  EXPECT_FALSE(may_be_key("decrpyt"));
+  EXPECT_TRUE(may_be_key("INLINE:short"));
+  EXPECT_TRUE(may_be_key(bare));
 }
 
 }  // namespace
