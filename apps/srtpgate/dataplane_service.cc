@@ -926,8 +926,11 @@ bool DataplaneService::answer_stun(rte_mbuf* m, uint16_t port_id, uint32_t l3, u
 void DataplaneService::handle_punted(rte_mbuf* m, uint16_t port_id, hs::TimePoint now) noexcept {
   const auto* f = rte_pktmbuf_mtod(m, const uint8_t*);
   dp::detail::ParsedFrame p{};
+  // The worker checked the UDP checksum of what it punted, or the port vouched for the data; a
+  // port may vouch while leaving the field partial (RTE_MBUF_F_RX_L4_CKSUM_NONE), so the field is
+  // not checked again here.
   dp::detail::classify_frame(f, m->data_len, port_id, dp::detail::ChecksumHint::unknown,
-                             dp::detail::ChecksumHint::unknown, p);
+                             dp::detail::ChecksumHint::deferred, p);
   bool consumed = false;  // the mbuf was sent (the send owns it now)
   const uint16_t vlan = p.vlan_tci & 0x0fffU;
   switch (p.kind) {

@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "frame_classifier.h"
+#include "ones_sum.h"
 #include "tsan_annotations.h"
 #include "uninit_array.h"
 
@@ -45,17 +46,25 @@ ChecksumHint ip_hint(uint64_t ol) noexcept {
 // the checksum covers that matters (RFC 3711 §3.4); a corrupted address or port leads to no flow
 // or to a key that fails the tag. Either way the damaged datagram is discarded and counted, as
 // RFC 1122 §4.1.3.4 requires; only the counter differs.
+// RTE_MBUF_F_RX_L4_CKSUM_NONE (GOOD and BAD both set) says the data is intact but the checksum
+// field is not its checksum: virtio-net's VIRTIO_NET_HDR_F_NEEDS_CSUM, a local sender that left
+// the sum to an offload and put only the pseudo-header's sum in the field. The data is accepted
+// as good; the field must not be checked, nor used to derive a payload's sum (l4_field_valid).
 ChecksumHint l4_hint(uint64_t ol) noexcept {
   switch (ol & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
-    case RTE_MBUF_F_RX_L4_CKSUM_GOOD: return ChecksumHint::good;
+    case RTE_MBUF_F_RX_L4_CKSUM_GOOD:
+    case RTE_MBUF_F_RX_L4_CKSUM_NONE: return ChecksumHint::good;
     case RTE_MBUF_F_RX_L4_CKSUM_BAD: return ChecksumHint::bad;
     default: return ChecksumHint::deferred;
   }
 }
 
 bool l4_unchecked(uint64_t ol) noexcept {
-  const uint64_t v = ol & RTE_MBUF_F_RX_L4_CKSUM_MASK;
-  return v != RTE_MBUF_F_RX_L4_CKSUM_GOOD && v != RTE_MBUF_F_RX_L4_CKSUM_BAD;
+  return (ol & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN;
+}
+
+bool l4_field_valid(uint64_t ol) noexcept {
+  return (ol & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_NONE;
 }
 
 }  // namespace
@@ -318,7 +327,9 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
       // A forwarded payload leaves as it came: its sum for the egress UDP checksum is read
       // from the verified ingress checksum, and stage 4 does not read the payload again.
       if (f->tx_udp_checksum == UdpChecksum::software_known_sum) {
-        payload_sum[j] = payload_sum_of_verified(frame, pf[j]);
+        payload_sum[j] = l4_field_valid(m->ol_flags)
+                             ? payload_sum_of_verified(frame, pf[j])
+                             : ones_sum(payload, pf[j].payload_len);
       }
     }
     // Built once in registers and copied to both arrays: reading view[j] back as one 16-byte

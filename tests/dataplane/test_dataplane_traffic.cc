@@ -301,6 +301,49 @@ TEST(DataplaneTraffic, ForwardedPacketsLeaveWithChecksumsDpdkAccepts) {
   }
 }
 
+// A port that flags a frame RTE_MBUF_F_RX_L4_CKSUM_NONE vouches for its data but not for its
+// UDP checksum field, which then holds only the pseudo-header's sum (virtio-net's partial
+// checksum from a local sender). Such frames are neither dropped as damaged nor relayed with a
+// checksum derived from that field; a frame flagged bad is still dropped.
+TEST(DataplaneTraffic, FramesWithAPartialChecksumTheNicVouchesForAreRelayedWithTheRightSum) {
+  Harness h({});
+  ASSERT_TRUE(h.ok());
+  Rng rng(7);
+  const FlowSpec s = install_forward(h, 12);
+  std::vector<Bytes> sent;
+  for (uint32_t len = 12; len <= 1200; len += 97) {
+    Bytes p = testutil::build_rtp(rng, 0x7777, static_cast<uint16_t>(len), len * 160,
+                                  testutil::random_shape(rng, len));
+    rte_mbuf* m = h.frame_for(s.key, p);
+    auto* ip4 = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, 14);
+    auto* udp = rte_pktmbuf_mtod_offset(m, rte_udp_hdr*, 14 + 20);
+    // What virtio-net hands over: the pseudo-header's sum, not complemented.
+    udp->dgram_cksum = rte_ipv4_phdr_cksum(ip4, 0);
+    m->ol_flags = RTE_MBUF_F_RX_L4_CKSUM_NONE;
+    ASSERT_TRUE(h.inject(m, 0));
+    sent.push_back(p);
+  }
+  rte_mbuf* bad = h.frame_for(s.key, sent[0]);
+  bad->ol_flags = RTE_MBUF_F_RX_L4_CKSUM_BAD;
+  ASSERT_TRUE(h.inject(bad, 0));
+  h.run();
+  const auto out = h.collect();
+  ASSERT_EQ(out.size(), sent.size());
+  EXPECT_EQ(h.dp().total_stats().dropped(), 1u);
+  EXPECT_EQ(h.dp().total_stats().drops[static_cast<std::size_t>(Drop::udp_checksum)], 1u);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(out[i].payload, sent[i]);
+    ASSERT_GE(out[i].raw.size(), 14u + 20 + 8);
+    Bytes frame = out[i].raw;
+    auto* ip4 = reinterpret_cast<rte_ipv4_hdr*>(frame.data() + 14);
+    auto* udp = reinterpret_cast<rte_udp_hdr*>(frame.data() + 14 + 20);
+    const uint16_t sent_cksum = udp->dgram_cksum;
+    udp->dgram_cksum = 0;
+    EXPECT_EQ(sent_cksum, rte_ipv4_udptcp_cksum(ip4, udp));
+  }
+}
+
 // The worker sends a burst as it is when all of it leaves by one port, and groups it by port
 // otherwise: packets of two flows with next hops on different ports, interleaved in one burst,
 // each leave by their own port, in order, counted per flow.
