@@ -414,13 +414,17 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
     m->data_off = static_cast<uint16_t>(frame - static_cast<uint8_t*>(m->buf_addr));
     m->data_len = static_cast<uint16_t>(e.len + len);
     m->pkt_len = m->data_len;
+    // The receive flags go, but not the two that say whose buffer this is: an mbuf a driver
+    // attached to an external buffer (mlx5's multi-packet rx queues) is freed through that
+    // buffer's owner only while RTE_MBUF_F_EXTERNAL is set (rte_pktmbuf_prefree_seg).
+    const uint64_t kept = m->ol_flags & (RTE_MBUF_F_EXTERNAL | RTE_MBUF_F_INDIRECT);
     if (mode == UdpChecksum::offload) {
-      m->ol_flags = RTE_MBUF_F_TX_UDP_CKSUM |
+      m->ol_flags = kept | RTE_MBUF_F_TX_UDP_CKSUM |
                     (e.ip_version == 4 ? RTE_MBUF_F_TX_IPV4 : RTE_MBUF_F_TX_IPV6);
       m->l2_len = e.l2_len;
       m->l3_len = e.l3_len;
     } else {
-      m->ol_flags = 0;
+      m->ol_flags = kept;
     }
     out[nout] = m;
     out_flow[nout] = f;

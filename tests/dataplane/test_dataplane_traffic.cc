@@ -344,6 +344,42 @@ TEST(DataplaneTraffic, FramesWithAPartialChecksumTheNicVouchesForAreRelayedWithT
   }
 }
 
+// A driver may hand over received data in an external buffer (mlx5's multi-packet rx queues).
+// DPDK frees such an mbuf through the buffer's owner, and returns the mbuf to its pool with its
+// own buffer back, only while RTE_MBUF_F_EXTERNAL is set: the worker replaces the receive flags
+// with transmit ones but must keep that one, or the owner never hears of the free and the pool
+// gets back an mbuf pointing into someone else's memory.
+TEST(DataplaneTraffic, FramesInExternalBuffersAreFreedThroughTheirOwner) {
+  Harness h({});
+  ASSERT_TRUE(h.ok());
+  Rng rng(5);
+  const FlowSpec s = install_forward(h, 13);
+  const Bytes plain = testutil::build_rtp(rng, 9, 1, 160, testutil::random_shape(rng, 160));
+  static std::array<uint8_t, 2048> storage;
+  static int freed = 0;
+  freed = 0;
+  const auto free_cb = [](void*, void*) { ++freed; };
+  rte_mbuf* m = h.frame_for(s.key, plain);
+  const Bytes frame(rte_pktmbuf_mtod(m, const uint8_t*),
+                    rte_pktmbuf_mtod(m, const uint8_t*) + m->data_len);
+  auto buf_len = static_cast<uint16_t>(storage.size());
+  rte_mbuf_ext_shared_info* shinfo =
+      rte_pktmbuf_ext_shinfo_init_helper(storage.data(), &buf_len, free_cb, nullptr);
+  ASSERT_NE(shinfo, nullptr);
+  rte_pktmbuf_attach_extbuf(m, storage.data(), reinterpret_cast<uintptr_t>(storage.data()),
+                            buf_len, shinfo);
+  m->data_off = RTE_PKTMBUF_HEADROOM;
+  m->data_len = static_cast<uint16_t>(frame.size());
+  m->pkt_len = m->data_len;
+  std::copy(frame.begin(), frame.end(), rte_pktmbuf_mtod(m, uint8_t*));
+  ASSERT_TRUE(h.inject(m, 0));
+  h.run();
+  const auto out = h.collect();  // frees what was sent
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].payload, plain);
+  EXPECT_EQ(freed, 1);
+}
+
 // The worker sends a burst as it is when all of it leaves by one port, and groups it by port
 // otherwise: packets of two flows with next hops on different ports, interleaved in one burst,
 // each leave by their own port, in order, counted per flow.
