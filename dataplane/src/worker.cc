@@ -308,6 +308,9 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
       drop(j, Drop::no_session);
       continue;
     }
+    // Counted received before any drop, so a flow's rx_packets is its tx_packets plus its drops.
+    f->counters.rx_packets.add(1);
+    f->counters.rx_bytes.add(pf[j].payload_len);
     rte_mbuf* m = fast[j];
     uint8_t* payload = rte_pktmbuf_mtod(m, uint8_t*) + pf[j].payload_offset;
     const auto* buf = static_cast<uint8_t*>(m->buf_addr);
@@ -338,8 +341,6 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
     const srtp::PacketView v{payload, pf[j].payload_len,
                              static_cast<uint32_t>(buf + m->buf_len - payload)};
     view[j] = v;
-    f->counters.rx_packets.add(1);
-    f->counters.rx_bytes.add(pf[j].payload_len);
     if (pf[j].kind == FrameKind::rtcp) {
       f->counters.rtcp_packets.add(1);
       srtp::Status st = srtp::Status::ok;

@@ -258,6 +258,12 @@ TEST(DataplaneTraffic, PlainRtpInHasItsUdpChecksumChecked) {
   EXPECT_EQ(out[0].payload, plain);
   EXPECT_EQ(h.dp().total_stats().drops[static_cast<std::size_t>(Drop::udp_checksum)], 2u);
   EXPECT_EQ(h.dp().total_stats().punted, 0u);
+  // The flow counts the damaged RTP as received and dropped: rx = tx + drops.
+  const auto fs = h.dp().flow_stats(s.key);
+  ASSERT_TRUE(fs);
+  EXPECT_EQ(fs->rx_packets, 2u);
+  EXPECT_EQ(fs->tx_packets, 1u);
+  EXPECT_EQ(fs->drops[static_cast<std::size_t>(Drop::udp_checksum)], 1u);
 }
 
 // A forwarded payload leaves with a UDP checksum the worker takes from the verified ingress
