@@ -85,6 +85,57 @@ TEST_P(DataplaneProfiles, LibsrtpMadeSrtpComesOutAsTheOriginalRtp) {
   EXPECT_EQ(h.dp().total_stats().drops[static_cast<std::size_t>(Drop::replay)], 4u);
 }
 
+// Forgeries in the same bursts as genuine packets: a copy of the next genuine packet with one
+// bit flipped (in the payload, or in the tag), sent just before it, and forgeries with sequence
+// numbers ahead of the stream. Not one of them leaves, in any form (AES-GCM decrypts before its
+// tag is compared: the bytes of a failed packet must not be forwarded either), none of them moves
+// the replay window, and every genuine packet still comes out, in order (RFC 3711 §3.3).
+TEST_P(DataplaneProfiles, ForgeriesAmongGenuinePacketsAreDroppedAndNothingOfThemLeaves) {
+  Harness h({});
+  ASSERT_TRUE(h.ok());
+  Rng rng(6);
+  Leg peer = make_leg(rng, GetParam(), true);
+  FlowSpec s = spec_for(h, 4, Action::unprotect);
+  s.inbound = LegKey{GetParam(), peer.key};
+  ASSERT_TRUE(h.dp().install(s));
+  h.dp().wait_applied();
+
+  std::vector<Bytes> originals;
+  uint64_t forged = 0;
+  for (uint16_t i = 0; i < 120; ++i) {
+    Bytes plain = rtp(rng, 0x4242, static_cast<uint16_t>(900 + i));
+    Bytes srtp = plain;
+    ASSERT_EQ(peer.lib->protect_rtp(srtp), srtp_err_status_ok);
+    if (i % 3 == 1) {
+      Bytes bad = srtp;
+      // A bit of the tag or of the encrypted payload's end (the header is left alone: a flip
+      // there may make it malformed, a drop of another name).
+      bad[bad.size() - 1 - i % 40] ^= static_cast<uint8_t>(1u << (i % 8));
+      ASSERT_TRUE(h.send(s.key, bad));
+      ++forged;
+    }
+    if (i % 11 == 5) {
+      Bytes ahead = srtp;
+      ahead[2] = static_cast<uint8_t>(ahead[2] + 40);  // 10240 packets ahead, same tag
+      ASSERT_TRUE(h.send(s.key, ahead));
+      ++forged;
+    }
+    originals.push_back(plain);
+    ASSERT_TRUE(h.send(s.key, srtp));
+  }
+  h.run();
+  const auto out = h.collect();
+  ASSERT_EQ(out.size(), originals.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].payload, originals[i]) << "packet " << i;
+  }
+  const auto fs = h.dp().flow_stats(s.key);
+  ASSERT_TRUE(fs);
+  EXPECT_EQ(fs->tx_packets, originals.size());
+  EXPECT_EQ(fs->drops[static_cast<std::size_t>(Drop::auth_failure)], forged);
+  EXPECT_EQ(h.dp().total_stats().dropped(), forged);
+}
+
 TEST_P(DataplaneProfiles, ProtectedOutputIsReadByLibsrtp) {
   Harness h({});
   ASSERT_TRUE(h.ok());
@@ -157,12 +208,26 @@ TEST_P(DataplaneTranscrypt, SrtpUnderOneKeyLeavesUnderAnother) {
   s.outbound = LegKey{GetParam().to, receiver.key};
   ASSERT_TRUE(h.dp().install(s));
   std::vector<Bytes> originals;
+  uint64_t forged = 0;
+  uint64_t replayed = 0;
   for (uint16_t i = 0; i < 150; ++i) {
     Bytes plain = rtp(rng, 0x777, static_cast<uint16_t>(65450 + i));
     Bytes srtp = plain;
     ASSERT_EQ(sender.lib->protect_rtp(srtp), srtp_err_status_ok);
+    // A forgery of the next packet just before it: the inbound leg must drop it, and the
+    // outbound leg must never protect it under the receiver's key.
+    if (i % 4 == 2) {
+      Bytes bad = srtp;
+      bad[bad.size() - 1 - i % 40] ^= 0x20;  // the tag or the payload, not the header
+      ASSERT_TRUE(h.send(s.key, bad));
+      ++forged;
+    }
     originals.push_back(plain);
     ASSERT_TRUE(h.send(s.key, srtp));
+    if (i % 9 == 4) {  // and a replay of it, in the same burst or the next
+      ASSERT_TRUE(h.send(s.key, srtp));
+      ++replayed;
+    }
     if (i % 10 == 0) {  // and its RTCP
       Bytes rtcp = testutil::build_rtcp(rng, 0x777);
       Bytes srtcp = rtcp;
@@ -182,6 +247,11 @@ TEST_P(DataplaneTranscrypt, SrtpUnderOneKeyLeavesUnderAnother) {
         << "packet " << i;
     EXPECT_EQ(got, originals[i]) << "packet " << i;
   }
+  const auto fs = h.dp().flow_stats(s.key);
+  ASSERT_TRUE(fs);
+  EXPECT_EQ(fs->drops[static_cast<std::size_t>(Drop::auth_failure)], forged);
+  EXPECT_EQ(fs->drops[static_cast<std::size_t>(Drop::replay)], replayed);
+  EXPECT_EQ(h.dp().total_stats().dropped(), forged + replayed);
 }
 
 INSTANTIATE_TEST_SUITE_P(
