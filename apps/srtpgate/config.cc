@@ -1,43 +1,103 @@
 #include "config.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "json_codec.h"
 
 namespace srtpgate::app {
+namespace detail {
+
+std::string resolve_config_relative(const std::string& config_path, const std::string& file) {
+  if (file.empty() || file.front() == '/') {
+    return file;
+  }
+  auto slash = config_path.rfind('/');
+  if (slash == std::string::npos) {
+    return file;  // the configuration is in the working directory, and so is the file
+  }
+  // Up to and including the slash, so a configuration at "/x.json" gives "/" and not "".
+  return config_path.substr(0, slash + 1) + file;
+}
+
+}  // namespace detail
+
 namespace {
 
 // Certificates and keys are PEM text of a few kilobytes; anything much larger is a wrong path.
 constexpr std::size_t kMaxPemBytes = 1 << 20;
+constexpr std::size_t kMaxConfigBytes = 64 << 20;
 // sockaddr_un::sun_path holds 108 bytes including the terminating NUL.
 constexpr std::size_t kMaxSocketPath = 107;
 
-Result<std::string> read_file(const std::string& path, std::size_t limit) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return make_error("cannot read '" + path + "': " + std::strerror(errno));
+struct UniqueFd {
+  explicit UniqueFd(int f) : fd(f) {}
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() {
+    if (fd >= 0) {
+      ::close(fd);
+    }
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    return make_error("cannot read '" + path + "'");
-  }
-  std::string s = std::move(text).str();
-  if (s.size() > limit) {
-    return make_error("'" + path + "' is larger than " + std::to_string(limit) + " bytes");
-  }
-  return s;
-}
+  int fd;
+};
 
-std::string resolve(const std::string& base_dir, const std::string& path) {
-  if (base_dir.empty() || path.empty() || path.front() == '/') {
-    return path;
+// The whole of a regular file of at most `limit` bytes. What the path names is checked on the
+// open descriptor before anything is read: a directory would read as "" (an empty certificate
+// means "generate one"), /dev/zero would fill memory, and a FIFO would wait for ever.
+Result<std::string> read_file(const std::string& path, std::size_t limit) {
+  auto fail = [&path](const std::string& why) {
+    return make_error("cannot read '" + path + "': " + why);
+  };
+  // O_NONBLOCK so that opening a FIFO does not wait for a writer; it is refused below anyway.
+  UniqueFd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
+  if (f.fd < 0) {
+    return fail(std::strerror(errno));
   }
-  return base_dir + "/" + path;
+  struct stat st {};
+  if (::fstat(f.fd, &st) != 0) {
+    return fail(std::strerror(errno));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    return fail("it is a directory");
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return fail("not a regular file");
+  }
+  const std::string too_large = "larger than " + std::to_string(limit) + " bytes";
+  if (static_cast<uint64_t>(st.st_size) > limit) {
+    return fail(too_large);
+  }
+  // The file may grow after fstat; reading up to one byte past the limit notices that.
+  std::string text(std::min(static_cast<std::size_t>(st.st_size), limit) + 1, '\0');
+  std::size_t used = 0;
+  for (;;) {
+    if (used == text.size()) {
+      if (used > limit) {
+        return fail(too_large);
+      }
+      text.resize(std::min(text.size() * 2, limit + 1));
+    }
+    const ssize_t n = ::read(f.fd, text.data() + used, text.size() - used);
+    if (n == 0) {
+      break;
+    }
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return fail(std::strerror(errno));
+    }
+    used += static_cast<std::size_t>(n);
+  }
+  text.resize(used);
+  return text;
 }
 
 std::string index_path(const std::string& path, std::size_t i) {
@@ -114,11 +174,15 @@ bool has_port(const std::vector<PortSpec>& ports, const std::string& name) {
   return false;
 }
 
-Result<AppConfig> parse(std::string_view text, const std::string& base_dir) {
-  Json j = Json::parse(text, nullptr, false);
-  if (j.is_discarded()) {
-    return make_error("the configuration is not valid JSON");
+// `config_path` is the file the text came from, for certificate paths relative to it; empty for
+// text from elsewhere.
+Result<AppConfig> parse(std::string_view text, const std::string& config_path) {
+  // A member given twice is refused: "last one wins" would let a typo go unnoticed.
+  auto parsed = parse_json(text, "the configuration");
+  if (!parsed) {
+    return parsed.error();
   }
+  const Json& j = parsed.value();
   if (!j.is_object()) {
     return make_error(std::string("the configuration must be a JSON object, not ") + j.type_name());
   }
@@ -203,9 +267,15 @@ Result<AppConfig> parse(std::string_view text, const std::string& base_dir) {
       files[i] = file.value();
     }
     for (int i = 0; i < 2; ++i) {
-      auto pem = read_file(resolve(base_dir, files[i]), kMaxPemBytes);
+      const std::string file = detail::resolve_config_relative(config_path, files[i]);
+      auto pem = read_file(file, kMaxPemBytes);
       if (!pem) {
         return make_error(std::string("certificate.") + names[i] + ": " + pem.message());
+      }
+      // An empty certificate_pem means "generate one": a file that was named must not do that.
+      if (pem.value().empty()) {
+        return make_error(std::string("certificate.") + names[i] + ": '" + file +
+                          "' is empty; expected PEM text");
       }
       *targets[i] = std::move(pem.value());
     }
@@ -260,13 +330,11 @@ Result<AppConfig> parse_config(std::string_view json_text) {
 
 Result<AppConfig> load_config(const std::string& path) {
   try {
-    auto text = read_file(path, 64 << 20);
+    auto text = read_file(path, kMaxConfigBytes);
     if (!text) {
       return text.error();
     }
-    // Certificate paths are relative to the configuration file, like include paths.
-    auto slash = path.rfind('/');
-    return parse(text.value(), slash == std::string::npos ? "" : path.substr(0, slash));
+    return parse(text.value(), path);
   } catch (const std::exception&) {
     return make_error(path + ": could not be read (internal error)");
   }

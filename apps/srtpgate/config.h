@@ -35,6 +35,15 @@ struct AppConfig {
 // Parses the JSON text. Fails with a message naming the field at fault ("ports[1].addresses[0]:
 // '10.0.0.300' is not an IPv4 or IPv6 address"); never throws.
 Result<AppConfig> parse_config(std::string_view json_text);
+// Reads and parses the file at `path`; certificate files are read relative to its folder. Fails
+// on anything but a regular file, and on a certificate or key file that is empty.
 Result<AppConfig> load_config(const std::string& path);
+
+namespace detail {
+// `file` as named in the configuration at `config_path`: a relative path is taken relative to the
+// configuration's folder ("/etc/srtpgate/cert.pem" for "cert.pem" in "/etc/srtpgate/x.json",
+// "/cert.pem" for one in "/x.json"), or to the working directory if `config_path` has no '/'.
+std::string resolve_config_relative(const std::string& config_path, const std::string& file);
+}  // namespace detail
 
 }  // namespace srtpgate::app

@@ -2,6 +2,7 @@
 
 #include <exception>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "json_codec.h"
@@ -257,11 +258,12 @@ std::string handle(SessionService& service, std::string_view line) {
                               std::to_string(kMaxRequestDepth) + " levels",
                           nullptr);
   }
-  // Non-throwing parse: a parse exception's message quotes the input, which may hold a key.
-  Json req = Json::parse(line, nullptr, false);
-  if (req.is_discarded()) {
-    return error_response("request is not valid JSON", nullptr);
+  // A member given twice is refused, not resolved: which of two keys the user meant is unknown.
+  auto parsed = parse_json(line, "request");
+  if (!parsed) {
+    return error_response(parsed.message(), nullptr);
   }
+  const Json req = std::move(parsed.value());
   if (!req.is_object()) {
     return error_response(std::string("request must be a JSON object, not ") + req.type_name(),
                           nullptr);

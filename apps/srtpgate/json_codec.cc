@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
+#include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include "srtpgate/master_key.h"
 #include "srtpgate/profile.h"
@@ -54,6 +57,119 @@ std::string quote(std::string_view text) {
   out += "'";
   return out;
 }
+
+// A member name in a path: quoted like a value, without the quotes.
+std::string shown_name(std::string_view key) {
+  std::string shown = quote(key);
+  return shown.substr(1, shown.size() - 2);
+}
+
+// A SAX pass that stops at the first member named twice in one object and remembers its path,
+// or at nesting deeper than kMaxJsonDepth. It runs before the ordinary parse rather than as
+// nlohmann's parser callback, because the callback parser scans the parent container at the end
+// of every object: quadratic in the input. Its memory is the names of the open objects' members
+// (at most the size of the text) and kMaxJsonDepth frames.
+class DuplicateFinder {
+ public:
+  // The path of the repeated member, once one was found.
+  const std::optional<std::string>& duplicate() const { return duplicate_; }
+  bool too_deep() const { return too_deep_; }
+
+  bool null() { return element(); }
+  bool boolean(bool /*value*/) { return element(); }
+  bool number_integer(Json::number_integer_t /*value*/) { return element(); }
+  bool number_unsigned(Json::number_unsigned_t /*value*/) { return element(); }
+  bool number_float(Json::number_float_t /*value*/, const Json::string_t& /*text*/) {
+    return element();
+  }
+  bool string(Json::string_t& /*value*/) { return element(); }
+  bool binary(Json::binary_t& /*value*/) { return element(); }
+  bool start_object(std::size_t /*size*/) {
+    if (!enter()) {
+      return false;
+    }
+    element();
+    frames_.emplace_back();
+    return true;
+  }
+  bool key(Json::string_t& name) {
+    Frame& f = frames_.back();
+    if (!f.names.insert(name).second) {
+      duplicate_ = path(name);
+      return false;  // stops the parse
+    }
+    f.current = name;
+    return true;
+  }
+  bool end_object() {
+    frames_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t /*size*/) {
+    if (!enter()) {
+      return false;
+    }
+    element();
+    frames_.emplace_back();
+    frames_.back().array = true;
+    return true;
+  }
+  bool end_array() {
+    frames_.pop_back();
+    return true;
+  }
+  bool parse_error(std::size_t /*position*/, const std::string& /*token*/,
+                   const Json::exception& /*error*/) {
+    return false;
+  }
+
+ private:
+  struct Frame {
+    bool array = false;
+    std::size_t elements = 0;               // an array's elements begun so far
+    std::unordered_set<std::string> names;  // an object's members seen so far
+    std::string current;                    // the member whose value is being read
+  };
+
+  bool enter() {
+    if (frames_.size() >= kMaxJsonDepth) {
+      too_deep_ = true;
+    }
+    return !too_deep_;
+  }
+
+  bool element() {
+    if (!frames_.empty() && frames_.back().array) {
+      ++frames_.back().elements;
+    }
+    return true;
+  }
+
+  std::string path(std::string_view name) const {
+    std::string out;
+    for (std::size_t i = 0; i + 1 < frames_.size(); ++i) {
+      const Frame& f = frames_[i];
+      if (f.array) {
+        out += '[';
+        out += std::to_string(f.elements - 1);
+        out += ']';
+      } else {
+        out = json_path(out, shown_name(f.current));
+      }
+    }
+    out = json_path(out, shown_name(name));
+    // Up to kMaxJsonDepth long names: the end of the path is the part that helps.
+    constexpr std::size_t kMaxShown = 256;
+    if (out.size() > kMaxShown) {
+      out = "..." + out.substr(out.size() - kMaxShown);
+    }
+    return out;
+  }
+
+  std::vector<Frame> frames_;
+  std::optional<std::string> duplicate_;
+  bool too_deep_ = false;
+};
 
 Error field_error(const std::string& path, const std::string& what) {
   return make_error(path + ": " + what);
@@ -178,6 +294,26 @@ std::string json_path(std::string_view prefix, std::string_view member) {
   return out;
 }
 
+Result<Json> parse_json(std::string_view text, std::string_view what) {
+  DuplicateFinder finder;
+  if (!Json::sax_parse(text, &finder)) {
+    if (finder.duplicate()) {
+      return field_error(*finder.duplicate(), "duplicate field");
+    }
+    if (finder.too_deep()) {
+      return make_error(std::string(what) + " nests objects and arrays deeper than " +
+                        std::to_string(kMaxJsonDepth) + " levels");
+    }
+    return make_error(std::string(what) + " is not valid JSON");
+  }
+  // Non-throwing: a parse exception's message quotes the input, which may hold a key.
+  Json j = Json::parse(text, nullptr, false);
+  if (j.is_discarded()) {
+    return make_error(std::string(what) + " is not valid JSON");
+  }
+  return j;
+}
+
 Result<std::array<uint8_t, 6>> parse_mac(std::string_view text) {
   std::array<uint8_t, 6> mac{};
   if (text.size() != 17) {
@@ -261,9 +397,7 @@ Result<void> check_members(const Json& j, const std::string& path,
     bool known = std::find(allowed.begin(), allowed.end(), key) != allowed.end() ||
                  std::find(extra.begin(), extra.end(), key) != extra.end();
     if (!known) {
-      std::string shown = quote(key);
-      shown = shown.substr(1, shown.size() - 2);
-      return field_error(json_path(path, shown), "unknown field");
+      return field_error(json_path(path, shown_name(key)), "unknown field");
     }
   }
   return {};

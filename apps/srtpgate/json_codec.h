@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
@@ -24,6 +25,16 @@ using Json = nlohmann::ordered_json;
 
 // "a.b" from "a" and "b"; "b" when the prefix is empty. Array elements are "a[2]".
 std::string json_path(std::string_view prefix, std::string_view member);
+
+// The deepest nesting of objects and arrays parse_json accepts; a configuration nests six deep.
+inline constexpr std::size_t kMaxJsonDepth = 64;
+
+// Parses JSON text, refusing an object that names a member twice: nlohmann keeps the last of
+// them silently, so a repeated "key" or "sessions" would replace the first unnoticed. Linear in
+// the text's size; nesting is limited so that its memory is too. Never throws on bad input;
+// fails with "<what> is not valid JSON", "<what> nests objects and arrays deeper than 64 levels"
+// or "<path>: duplicate field" (the path as in the decoders' messages, e.g. "inbound.sdes.key").
+Result<Json> parse_json(std::string_view text, std::string_view what);
 
 // "02:00:00:00:00:01" (also '-' separated, either case) <-> bytes.
 Result<std::array<uint8_t, 6>> parse_mac(std::string_view text);

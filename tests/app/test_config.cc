@@ -1,5 +1,6 @@
 // The configuration file: the full format, defaults, and errors that name the field at fault.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -132,6 +133,121 @@ TEST(Config, LoadErrors) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.message().find("certificate.cert_pem_file: cannot read"), std::string::npos)
       << r.message();
+}
+
+// Each named file that is not a usable PEM file is refused, naming the file: before the fix, a
+// directory or an empty file read as "" and the daemon generated a certificate instead.
+TEST(Config, LoadRefusesCertificateFilesThatCannotBeUsed) {
+  TempDir dir;
+  const std::string good = dir.write("good.pem", "-----BEGIN CERTIFICATE-----\nx\n");
+  const std::string empty = dir.write("empty.pem", "");
+  const std::string large = dir.write("large.pem", "");
+  ASSERT_EQ(::truncate(large.c_str(), (1 << 20) + 1), 0);  // sparse: nothing is written
+  std::filesystem::create_directory(dir.path() + "/folder.pem");
+  struct Case {
+    std::string cert;
+    std::string key;
+    std::string want;
+  };
+  const Case cases[] = {
+      {dir.path() + "/folder.pem", good,
+       "certificate.cert_pem_file: cannot read '" + dir.path() + "/folder.pem': it is a directory"},
+      {"folder.pem", good,
+       "certificate.cert_pem_file: cannot read '" + dir.path() + "/folder.pem': it is a directory"},
+      {empty, good, "certificate.cert_pem_file: '" + empty + "' is empty"},
+      {good, empty, "certificate.key_pem_file: '" + empty + "' is empty"},
+      {good, large,
+       "certificate.key_pem_file: cannot read '" + large + "': larger than 1048576 bytes"},
+      {"/dev/zero", good, "certificate.cert_pem_file: cannot read '/dev/zero': not a regular file"},
+  };
+  for (const Case& c : cases) {
+    Json j = full_config();
+    j["certificate"] = {{"cert_pem_file", c.cert}, {"key_pem_file", c.key}};
+    auto r = load_config(dir.write("c.json", j.dump()));
+    ASSERT_FALSE(r.ok()) << c.cert << " " << c.key;
+    EXPECT_NE(r.message().find(c.want), std::string::npos)
+        << "error: " << r.message() << "\nwanted: " << c.want;
+  }
+
+  auto r = load_config(dir.path());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.message().find("cannot read '" + dir.path() + "': it is a directory"),
+            std::string::npos)
+      << r.message();
+}
+
+// A FIFO is refused at once; before the fix the open waited for a writer for ever.
+TEST(Config, LoadRefusesAFifoWithoutWaiting) {
+  TempDir dir;
+  const std::string fifo = dir.path() + "/cert.pem";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  Json j = full_config();
+  j["certificate"] = {{"cert_pem_file", fifo}, {"key_pem_file", fifo}};
+  auto r = load_config(dir.write("c.json", j.dump()));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.message().find("cannot read '" + fifo + "': not a regular file"), std::string::npos)
+      << r.message();
+}
+
+TEST(Config, CertificatePathsAreRelativeToTheConfigurationsFolder) {
+  using detail::resolve_config_relative;
+  EXPECT_EQ(resolve_config_relative("/etc/srtpgate/x.json", "cert.pem"), "/etc/srtpgate/cert.pem");
+  EXPECT_EQ(resolve_config_relative("/etc/srtpgate/x.json", "/k/cert.pem"), "/k/cert.pem");
+  EXPECT_EQ(resolve_config_relative("/x.json", "cert.pem"), "/cert.pem");
+  EXPECT_EQ(resolve_config_relative("/x.json", "tls/cert.pem"), "/tls/cert.pem");
+  EXPECT_EQ(resolve_config_relative("x.json", "cert.pem"), "cert.pem");
+  EXPECT_EQ(resolve_config_relative("conf/x.json", "cert.pem"), "conf/cert.pem");
+  EXPECT_EQ(resolve_config_relative("", "cert.pem"), "cert.pem");
+}
+
+// nlohmann keeps the last of repeated members; the configuration refuses them instead, naming the
+// member, at any depth.
+TEST(Config, DuplicateMembersAreRefused) {
+  const std::string ports = full_config()["ports"].dump();
+  const std::string s = session().dump();
+  auto expect = [](const std::string& text, const std::string& want) {
+    auto r = parse_config(text);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.message().find(want), std::string::npos)
+        << "error: " << r.message() << "\nwanted: " << want;
+    EXPECT_EQ(r.message().find(testing::kKeyB64), std::string::npos) << r.message();
+  };
+  ASSERT_TRUE(parse_config(R"({"ports":)" + ports + R"(,"sessions":[)" + s + "]}").ok());
+  expect(R"({"ports":)" + ports + R"(,"sessions":[)" + s + R"(],"sessions":[)" + s + "]}",
+         "sessions: duplicate field");
+  expect(R"({"stats_interval":1,"ports":)" + ports + R"(,"stats_interval":2})",
+         "stats_interval: duplicate field");
+
+  // The second session's SDES object names "key" twice.
+  std::string twice = s;
+  const std::string key = std::string(R"("key":")") + kKey + "\"";
+  const auto at = twice.find(key);
+  ASSERT_NE(at, std::string::npos) << twice;
+  twice.insert(at, key + ",");
+  expect(R"({"ports":)" + ports + R"(,"sessions":[)" + s + "," + twice + "]}",
+         "sessions[1].inbound.sdes.key: duplicate field");
+  expect(R"({"ports":[{"name":"p","addresses":["10.0.0.1","10.0.0.2"],"rss":true,"rss":false}]})",
+         "ports[0].rss: duplicate field");
+
+  // A member named twice in different objects is fine.
+  EXPECT_TRUE(parse_config(R"({"ports":)" + ports + R"(,"sessions":[)" + s + "," + s + "]}").ok());
+}
+
+// Nesting is limited before the document is built, so a file of brackets cannot take memory
+// out of proportion to its size; the limit is far above what a configuration needs.
+TEST(Config, DeepNestingIsRefused) {
+  auto nested = [](std::size_t depth) {
+    return R"({"ports":)" + std::string(depth - 1, '[') + std::string(depth - 1, ']') + "}";
+  };
+  auto r = parse_config(nested(kMaxJsonDepth + 1));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.message(), "the configuration nests objects and arrays deeper than 64 levels");
+  r = parse_config(nested(std::size_t{1} << 20));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.message().find("deeper than 64 levels"), std::string::npos) << r.message();
+  r = parse_config(nested(kMaxJsonDepth));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.message().find("ports[0]: must be an object"), std::string::npos) << r.message();
 }
 
 TEST(Config, Errors) {

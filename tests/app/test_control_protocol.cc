@@ -314,6 +314,27 @@ TEST_F(ProtocolTest, DeeplyNestedRequestsAreRefused) {
   expect_error(in_strings, "x: unknown field");
 }
 
+// nlohmann keeps the last of repeated members; a request naming one twice is refused instead,
+// at any depth, with the member's path, and nothing changes.
+TEST_F(ProtocolTest, DuplicateMembersAreRefused) {
+  std::string line = sdes_unprotect().dump();
+  const std::string key = std::string(R"("key":")") + kKey + "\"";
+  const auto at = line.find(key);
+  ASSERT_NE(at, std::string::npos) << line;
+  std::string twice = line;
+  twice.insert(at, std::string(R"("key":"inline:)") + kKey2B64 + "\",");
+  expect_error(twice, "inbound.sdes.key: duplicate field");
+
+  expect_error(R"({"cmd":"delete","cmd":"list"})", "cmd: duplicate field");
+  expect_error(R"({"cmd":"delete","id":1,"id":2})", "id: duplicate field");
+  expect_error(R"({"cmd":"ping","tag":1,"tag":2})", "tag: duplicate field");
+  expect_error(R"({"cmd":"ping","x":[[],{"a":1,"b":{},"a":2}]})", "x[1].a: duplicate field");
+  expect_error(R"({"cmd":"ping","x":{"":1,"":2}})", "x.: duplicate field");
+  // The same name in sibling or nested objects is not a repetition.
+  expect_error(R"({"cmd":"ping","x":[{"a":1},{"a":{"a":2}}]})", "x: unknown field");
+  EXPECT_EQ(call(R"({"cmd":"ping","tag":1})")["ok"], true);
+}
+
 TEST_F(ProtocolTest, EnvelopeErrors) {
   expect_error("", "empty request");
   expect_error("{", "not valid JSON");
