@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -18,8 +19,11 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <unordered_set>
 #include <vector>
 
 namespace srtpgate::app::ctl {
@@ -58,7 +62,7 @@ options:
   -h, --help      this text
 
 IPv6 addresses with a port are written [2001:db8::1]:5000.
-Exit status: 0 ok, 1 error response, 2 usage error, 3 no answer from the socket.
+Exit status: 0 ok, 1 error response, 2 usage error, 3 no valid answer from the socket.
 )";
 
 struct UsageError {
@@ -67,12 +71,45 @@ struct UsageError {
 
 [[noreturn]] void usage_error(const std::string& message) { throw UsageError{message}; }
 
+// Usage errors never quote an argument's value, only an option's name or a command's: a key
+// typed in the wrong place (after '=', or where an option or an ID was expected) must not end
+// up on the terminal or in a log.
+bool is_plain_word(std::string_view text) {
+  return !text.empty() && text.size() <= 32 && std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+bool is_one_of(std::string_view arg, std::span<const std::string_view> known) {
+  return std::find(known.begin(), known.end(), arg) != known.end();
+}
+
+// `arg`, found where an option was expected, is not one of `known` (the options that take a
+// value). `context` starts the message ("create: "); `position` is the index in argv.
+[[noreturn]] void bad_option(std::string_view context, std::string_view arg, std::size_t position,
+                             std::span<const std::string_view> known) {
+  const std::string where = " (argument " + std::to_string(position) + ")";
+  const std::size_t eq = arg.find('=');
+  const std::string name(arg.substr(0, eq));
+  std::string out(context);
+  if (!name.starts_with("-") || !is_plain_word(name)) {
+    out += "expected an option" + where + "; the argument is not shown in case it is a key";
+  } else if (eq == std::string_view::npos) {
+    out += "unknown option '" + name + "'" + where;
+  } else if (is_one_of(name, known)) {
+    out += "'" + name + "=...'" + where + ": give the value as the next argument, '" + name +
+           " VALUE'";
+  } else {
+    out += "unknown option '" + name + "=...'" + where;
+  }
+  usage_error(out);
+}
+
 uint64_t parse_number(std::string_view text, std::string_view what, uint64_t max) {
   uint64_t v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size() || v > max) {
-    usage_error(std::string(what) + ": '" + std::string(text) + "' is not a number in 0.." +
-                std::to_string(max));
+    usage_error(std::string(what) + ": expected a number in 0.." + std::to_string(max));
   }
   return v;
 }
@@ -83,7 +120,7 @@ std::pair<std::string, std::optional<uint16_t>> split_host_port(std::string_view
   if (text.starts_with("[")) {
     auto close = text.find(']');
     if (close == std::string_view::npos) {
-      usage_error(std::string(what) + ": missing ']' in '" + std::string(text) + "'");
+      usage_error(std::string(what) + ": missing ']' after an IPv6 address");
     }
     std::string addr(text.substr(1, close - 1));
     std::string_view rest = text.substr(close + 1);
@@ -91,8 +128,7 @@ std::pair<std::string, std::optional<uint16_t>> split_host_port(std::string_view
       return {addr, std::nullopt};
     }
     if (!rest.starts_with(":")) {
-      usage_error(std::string(what) + ": expected ':PORT' after ']' in '" + std::string(text) +
-                  "'");
+      usage_error(std::string(what) + ": expected ':PORT' after ']'");
     }
     return {addr, static_cast<uint16_t>(parse_number(rest.substr(1), what, 65535))};
   }
@@ -124,12 +160,61 @@ Json dtls_arg(std::string_view text, std::string_view what) {
               {"fingerprint", std::string(text.substr(colon + 1))}};
 }
 
+// A SAX pass that stops at the first member named twice in one object. The request is rebuilt
+// from the parsed object, where nlohmann keeps only the last of them, so the daemon (which
+// refuses repeated members) would never see the repetition.
+class DuplicateFinder {
+ public:
+  // The first repeated member's name, once one was found.
+  const std::optional<std::string>& duplicate() const { return duplicate_; }
+
+  bool null() { return true; }
+  bool boolean(bool /*value*/) { return true; }
+  bool number_integer(Json::number_integer_t /*value*/) { return true; }
+  bool number_unsigned(Json::number_unsigned_t /*value*/) { return true; }
+  bool number_float(Json::number_float_t /*value*/, const Json::string_t& /*text*/) { return true; }
+  bool string(Json::string_t& /*value*/) { return true; }
+  bool binary(Json::binary_t& /*value*/) { return true; }
+  bool start_object(std::size_t /*size*/) {
+    names_.emplace_back();
+    return true;
+  }
+  bool key(Json::string_t& name) {
+    if (!names_.back().insert(name).second) {
+      duplicate_ = name;
+      return false;  // stops the parse
+    }
+    return true;
+  }
+  bool end_object() {
+    names_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t /*size*/) { return true; }
+  bool end_array() { return true; }
+  bool parse_error(std::size_t /*position*/, const std::string& /*token*/,
+                   const Json::exception& /*error*/) {
+    return false;
+  }
+
+ private:
+  std::vector<std::unordered_set<std::string>> names_;  // per open object
+  std::optional<std::string> duplicate_;
+};
+
 Json parse_json_arg(std::string_view text, std::string_view what) {
   std::string input;
   if (text == "-") {
     input.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   } else {
     input = std::string(text);
+  }
+  DuplicateFinder finder;
+  if (!Json::sax_parse(input, &finder) && finder.duplicate()) {
+    const std::string& name = *finder.duplicate();
+    usage_error(std::string(what) + ": " +
+                (is_plain_word(name) ? "'" + name + "'" : std::string("a member")) +
+                " is given twice in one object");
   }
   Json j = Json::parse(input, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
@@ -138,11 +223,15 @@ Json parse_json_arg(std::string_view text, std::string_view what) {
   return j;
 }
 
-// Walks a command's arguments: --name VALUE pairs.
+// Walks a command's arguments: --name VALUE pairs. `first` is the first one's index in argv.
 class Args {
  public:
-  Args(std::vector<std::string_view> args) : args_(std::move(args)) {}  // NOLINT
+  Args(std::vector<std::string_view> args, std::size_t first)
+      : args_(std::move(args)), first_(first) {}
   bool done() const { return i_ >= args_.size(); }
+  // The index in argv of the argument next() returns.
+  std::size_t position() const { return first_ + i_; }
+  // `what` is quoted in the error: a literal or a known option's name, never argument text.
   std::string_view next(std::string_view what) {
     if (done()) {
       usage_error(std::string(what) + ": missing argument");
@@ -152,8 +241,16 @@ class Args {
 
  private:
   std::vector<std::string_view> args_;
+  std::size_t first_;
   std::size_t i_ = 0;
 };
+
+constexpr std::string_view kCreateOptions[] = {
+    "--json",         "--port",         "--local",        "--remote",   "--action",
+    "--in-sdes",      "--out-sdes",     "--in-dtls",      "--out-dtls", "--next-hop-port",
+    "--next-hop-mac", "--next-hop-src", "--next-hop-dst", "--vlan",     "--replay-window",
+    "--max-streams",  "--label"};
+constexpr std::string_view kRekeyOptions[] = {"--in-sdes", "--out-sdes"};
 
 Json build_create(Args& args) {
   Json req = Json::object();
@@ -162,7 +259,12 @@ Json build_create(Args& args) {
   std::optional<Json> whole;
   bool fields = false;
   while (!args.done()) {
+    const std::size_t position = args.position();
     std::string_view opt = args.next("create");
+    // Checked before its value is taken, so that an error names an option and never a value.
+    if (!is_one_of(opt, kCreateOptions)) {
+      bad_option("create: ", opt, position, kCreateOptions);
+    }
     if (opt == "--json") {
       whole = parse_json_arg(args.next(opt), opt);
       continue;
@@ -219,8 +321,6 @@ Json build_create(Args& args) {
       req["max_streams"] = parse_number(val, opt, UINT32_MAX);
     } else if (opt == "--label") {
       req["label"] = std::string(val);
-    } else {
-      usage_error("create: unknown option '" + std::string(opt) + "'");
     }
   }
   if (whole) {
@@ -243,7 +343,8 @@ Json build_create(Args& args) {
   return req;
 }
 
-Json build_request(std::string_view cmd, Args& args) {
+// `position` is the command's index in argv.
+Json build_request(std::string_view cmd, std::size_t position, Args& args) {
   if (cmd == "create") {
     return build_create(args);
   }
@@ -258,13 +359,14 @@ Json build_request(std::string_view cmd, Args& args) {
     uint64_t id = parse_number(args.next("rekey ID"), "ID", UINT64_MAX);
     Json req{{"cmd", "rekey"}, {"id", id}};
     while (!args.done()) {
+      const std::size_t position = args.position();
       std::string_view opt = args.next("rekey");
       if (opt == "--in-sdes") {
         req["inbound"] = sdes_arg(args.next(opt), opt);
       } else if (opt == "--out-sdes") {
         req["outbound"] = sdes_arg(args.next(opt), opt);
       } else {
-        usage_error("rekey: unknown option '" + std::string(opt) + "'");
+        bad_option("rekey: ", opt, position, kRekeyOptions);
       }
     }
     if (!req.contains("inbound") && !req.contains("outbound")) {
@@ -284,6 +386,10 @@ Json build_request(std::string_view cmd, Args& args) {
       usage_error("raw: takes one JSON object");
     }
     return req;
+  }
+  if (!is_plain_word(cmd)) {
+    usage_error("expected a command (argument " + std::to_string(position) +
+                "); the argument is not shown in case it is a key");
   }
   usage_error("unknown command '" + std::string(cmd) + "'");
 }
@@ -321,8 +427,23 @@ std::optional<std::string> send_request(const std::string& socket_path, const st
     return fail(std::string("socket: ") + std::strerror(errno));
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
-  if (::connect(s.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
-    if (errno != EINPROGRESS && errno != EAGAIN) {
+  auto try_connect = [&] {
+    return ::connect(s.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+  };
+  int rc = try_connect();
+  // A Unix socket whose listen backlog is full fails at once with EAGAIN and does not complete
+  // later (unix(7)): poll would return immediately on the unconnected socket. Try again until
+  // the daemon accepts or the time is up.
+  while (rc != 0 && errno == EAGAIN) {
+    const int left = remaining_ms(deadline);
+    if (left == 0) {
+      return fail("timed out connecting: the daemon is not accepting connections (backlog full)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(left, 10)));
+    rc = try_connect();
+  }
+  if (rc != 0) {
+    if (errno != EINPROGRESS) {
       return fail(std::string("cannot connect: ") + std::strerror(errno));
     }
     pollfd p{s.fd, POLLOUT, 0};
@@ -438,7 +559,17 @@ int print_response(std::string_view cmd, const std::string& line, bool raw) {
   r.erase("ok");
   r.erase("tag");
   if (cmd == "list" && r.contains("sessions") && r["sessions"].is_array()) {
-    print_list(r["sessions"]);
+    const Json& sessions = r["sessions"];
+    for (std::size_t i = 0; i < sessions.size(); ++i) {
+      if (!sessions[i].is_object()) {
+        std::fprintf(stderr,
+                     "srtpgate-ctl: the daemon's response is not a protocol response "
+                     "(sessions[%zu] is not an object)\n",
+                     i);
+        return kExitUnreachable;
+      }
+    }
+    print_list(sessions);
   } else if (r.empty()) {
     std::printf("ok\n");
   } else {
@@ -469,7 +600,7 @@ int run(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       std::exit(kExitOk);
     } else if (a.starts_with("-")) {
-      usage_error("unknown option '" + std::string(a) + "'");
+      bad_option("", a, static_cast<std::size_t>(i), {});
     } else {
       break;
     }
@@ -477,15 +608,23 @@ int run(int argc, char** argv) {
   if (i >= argc) {
     usage_error("missing COMMAND");
   }
+  const auto cmd_position = static_cast<std::size_t>(i);
   std::string_view cmd = argv[i++];
-  Args args(std::vector<std::string_view>(argv + i, argv + argc));
-  Json request = build_request(cmd, args);
+  Args args(std::vector<std::string_view>(argv + i, argv + argc), static_cast<std::size_t>(i));
+  Json request = build_request(cmd, cmd_position, args);
   auto response =
       send_request(socket_path, request.dump(-1, ' ', false, Json::error_handler_t::replace));
   if (!response) {
     return kExitUnreachable;
   }
-  return print_response(cmd, *response, raw);
+  try {
+    return print_response(cmd, *response, raw);
+  } catch (const std::exception&) {
+    // A reply that parsed but holds a type the printing did not expect; by then the request was
+    // sent, so this is no usage error.
+    std::fprintf(stderr, "srtpgate-ctl: the daemon's response is not a protocol response\n");
+    return kExitUnreachable;
+  }
 }
 
 }  // namespace

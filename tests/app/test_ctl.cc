@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -288,6 +290,116 @@ TEST(Ctl, ExitCodes) {
   {
     FakeServer server("not json\n");
     EXPECT_EQ(run_ctl({"--socket", server.path(), "ping"}).status, 3);
+  }
+}
+
+// A reply that parses but has the wrong shape is "no valid answer" (3), not a usage error (2).
+TEST(Ctl, MalformedReplyExitsThree) {
+  for (const char* line : {R"({"ok":true,"sessions":[1]})", R"({"ok":true,"sessions":[{},"x"]})"}) {
+    FakeServer server(std::string(line) + "\n");
+    RunResult r = run_ctl({"--socket", server.path(), "list"});
+    EXPECT_EQ(r.status, 3) << line << "\n" << r.output;
+    EXPECT_NE(r.output.find("not a protocol response"), std::string::npos) << r.output;
+  }
+}
+
+// With the daemon's listen backlog full, connect fails at once with EAGAIN; the client tries
+// again until the daemon accepts rather than failing (before the fix: exit 3, "send: ...").
+TEST(Ctl, WaitsWhileTheListenBacklogIsFull) {
+  char tmpl[] = "/tmp/srtpgate-ctl-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  const std::string path = dir + "/control.sock";
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  const auto* sa = reinterpret_cast<const sockaddr*>(&addr);
+  const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::bind(listener, sa, sizeof(addr)), 0);
+  ASSERT_EQ(::listen(listener, 0), 0);
+  // Backlog 0 holds one pending connection: this one fills it.
+  const int filler = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  ASSERT_EQ(::connect(filler, sa, sizeof(addr)), 0);
+  const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  ASSERT_EQ(::connect(probe, sa, sizeof(addr)), -1);
+  ASSERT_EQ(errno, EAGAIN) << "the backlog is not full, so this test would prove nothing";
+  ::close(probe);
+
+  std::string request;
+  std::thread server([&] {
+    // Long enough for the client to have met the full backlog.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    ::close(::accept(listener, nullptr, nullptr));  // the filler
+    pollfd p{listener, POLLIN, 0};
+    if (::poll(&p, 1, 6000) <= 0) {  // the client gives up after 5 s
+      return;
+    }
+    const int c = ::accept(listener, nullptr, nullptr);
+    char buf[4096];
+    while (request.find('\n') == std::string::npos) {
+      ssize_t n = ::recv(c, buf, sizeof(buf), 0);
+      if (n <= 0) {
+        break;
+      }
+      request.append(buf, static_cast<std::size_t>(n));
+    }
+    const std::string response = "{\"ok\":true,\"version\":\"0.1.0\",\"protocol\":1}\n";
+    ::send(c, response.data(), response.size(), MSG_NOSIGNAL);
+    ::close(c);
+  });
+  RunResult r = run_ctl({"--socket", path, "ping"});
+  server.join();
+  ::close(filler);
+  ::close(listener);
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(request, "{\"cmd\":\"ping\"}\n");
+}
+
+// Argument mistakes are reported by the option's name or the argument's position, never with a
+// value that may be a key.
+TEST(Ctl, UsageErrorsDoNotEchoKeys) {
+  const std::string sdes = std::string("AES_CM_128_HMAC_SHA1_80:") + kKey;
+  struct Case {
+    std::vector<std::string> args;
+    std::string want;
+  };
+  const Case cases[] = {
+      {{"create", "--in-sdes=" + sdes, "--port", "p"},
+       "create: '--in-sdes=...' (argument 2): give the value as the next argument"},
+      {{"create", "--port", "p", "--in-sdes=" + sdes}, "create: '--in-sdes=...' (argument 4)"},
+      {{"create", "--port", "p", sdes}, "create: expected an option (argument 4)"},
+      {{"create", "--port", "p", "--bogus=" + sdes}, "create: unknown option '--bogus=...'"},
+      {{"create", "--port", "p", "--" + sdes}, "create: expected an option (argument 4)"},
+      {{"rekey", "1", sdes}, "rekey: expected an option (argument 3)"},
+      {{"rekey", "1", "--out-sdes=" + sdes}, "rekey: '--out-sdes=...' (argument 3)"},
+      {{"rekey", sdes}, "ID: expected a number"},
+      {{"--in-sdes=" + sdes, "list"}, "unknown option '--in-sdes=...' (argument 1)"},
+      {{sdes}, "expected a command (argument 1)"},
+      {{"create", "--vlan", sdes}, "--vlan: expected a number in 0..4094"},
+      {{"create", "--remote", "[2001:db8::1]:" + sdes}, "--remote: expected a number"},
+      {{"create", "--local", "[" + sdes}, "--local: missing ']'"},
+  };
+  for (const Case& c : cases) {
+    RunResult r = run_ctl(c.args);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_EQ(r.output.find(testing::kKeyB64), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(c.want), std::string::npos)
+        << "output: " << r.output << "wanted: " << c.want;
+  }
+}
+
+// The request is rebuilt from the parsed object, which keeps only the last of repeated members:
+// the client refuses them so that the daemon's check is not bypassed.
+TEST(Ctl, DuplicateMembersInJsonArgumentsAreRefused) {
+  const std::string twice =
+      std::string(R"({"inbound":{"sdes":{"key":")") + kKey + R"(","key":"inline:AAAA"}}})";
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"create", "--json", twice},
+        std::vector<std::string>{"raw", R"({"cmd":"list","cmd":"stats"})"}}) {
+    RunResult r = run_ctl(args);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("is given twice in one object"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find(testing::kKeyB64), std::string::npos) << r.output;
   }
 }
 
