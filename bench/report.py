@@ -86,8 +86,12 @@ def run_gbench(binary, filt, min_time, out, extra=()):
                "--benchmark_out=" + path, "--benchmark_out_format=json"] + list(extra)
         if not (REUSE and os.path.exists(path)):
             log("running (pass %d of %d): %s" % (rep + 1, REPETITIONS, " ".join(cmd[:3])))
-            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           check=False)
+            done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  check=False, text=True)
+            if done.returncode != 0:
+                # Its cases are missing from this pass, and count as missed targets below.
+                log("%s failed (exit %d): %s" % (cmd[0], done.returncode,
+                                                  done.stderr.strip()[-500:]))
         with open(path) as f:
             data = json.load(f)
         if data_first is None:
@@ -174,11 +178,13 @@ def core_section(rates, profiles, figdir, out):
     one_lib = rates.get("libsrtp2_protect/AES_CM_128_HMAC_SHA1_80/160/1")
     burst1 = ratio(rates, "srtpgate_protect/AES_CM_128_HMAC_SHA1_80/160/1",
                    "libsrtp2_protect/AES_CM_128_HMAC_SHA1_80/160/1")
+    burst1_ok = meets(rates, "srtpgate_protect/AES_CM_128_HMAC_SHA1_80/160/1",
+                      "libsrtp2_protect/AES_CM_128_HMAC_SHA1_80/160/1", 5.0)
     if one and one_lib and burst1:
         out.append("")
         out.append("One packet per call (burst 1), AES_CM_128_HMAC_SHA1_80 protect, 160-byte "
-                   "payload: srtpgate %s Mpps, libsrtp2 %s Mpps: %.1fx (target 5x: %s)."
-                   % (mpps(one), mpps(one_lib), burst1, verdict(burst1 >= 5)))
+                   "payload: srtpgate %s Mpps, libsrtp2 %s Mpps: %.1fx (target 5x by both "
+                   "estimates: %s)." % (mpps(one), mpps(one_lib), burst1, verdict(burst1_ok)))
     # Plot: packets per second against payload size, per profile.
     fig, axes = plt.subplots(2, 3, figsize=(9.6, 5.4), sharex=True)
     for ax, p in zip(axes.flat, PROFILES):
@@ -204,7 +210,7 @@ def core_section(rates, profiles, figdir, out):
     out.append("")
     out.append("![SRTP core: packets per second against payload size]"
                "(performance/core_pps_by_payload.png)")
-    return targets, burst1
+    return targets, burst1, burst1_ok
 
 
 # --- the dataplane (srtpgate-dp-bench) ---------------------------------------------------------
@@ -218,6 +224,11 @@ def dataplane_section(rates, profiles, figdir, out):
             for size in (172, 1212):
                 one = rates.get("dp_%s/%s/%d/1" % (op, p, size))
                 if not one:
+                    if size == 172:  # a case that did not run is a target not met
+                        ok65.append(False)
+                        ok90.append(False)
+                        out.append("| %s | %s | %d | did not run | | | | | **missed** | "
+                                   "**missed** |" % (p, op, size))
                     continue
                 tenk = rates.get("dp_%s/%s/%d/10000" % (op, p, size))
                 mil = rates.get("dp_%s/%s/%d/1000000" % (op, p, size))
@@ -232,11 +243,15 @@ def dataplane_section(rates, profiles, figdir, out):
                     a = "%s %s" % (share(of_crypto), verdict(good) if size == 172 else "")
                     if size == 172:
                         ok65.append(good)
+                elif size == 172:
+                    ok65.append(False)
                 if of_one:
                     good = meets(rates, "dp_%s/%s/%d/1000000" % (op, p, size), one_key, 0.9)
                     b = "%s %s" % (share(of_one), verdict(good) if size == 172 else "")
                     if size == 172:
                         ok90.append(good)
+                elif size == 172:
+                    ok90.append(False)
                 out.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
                     p, op, size, mpps(one), mpps(tenk), mpps(mil), mpps(crypto), mpps(io), a, b))
     fwd = rates.get("dp_forward/172/1")
@@ -523,7 +538,7 @@ def main():
 
     targets = []
     out += ["## The SRTP core: one core, bursts of 32, 160-byte payload", ""]
-    core_ok, burst1 = core_section(core, profiles, figdir, out)
+    core_ok, burst1, burst1_ok = core_section(core, profiles, figdir, out)
     out += ["", "## The dataplane: one worker, rx ring to tx ring", ""]
     ok65, ok90 = dataplane_section(dp, profiles, figdir, out)
     out += ["", "## Flow lookup", ""]
@@ -545,7 +560,7 @@ def main():
             "| SRTP core >= 85%% of the IPsec-MB ceiling (burst 32, 160 B, every profile and "
             "operation) | %d of %d met |" % (sum(core_ok), len(core_ok)),
             "| SRTP core, one packet per call >= 5x libsrtp2 (AES_CM_128_HMAC_SHA1_80) | %s |"
-            % ("%.1fx, %s" % (burst1, verdict(burst1 >= 5)) if burst1 else "-"),
+            % ("%.1fx, %s" % (burst1, verdict(burst1_ok)) if burst1 else "-, **missed**"),
             "| dataplane, one session >= 65%% of crypto-only (172 B) | %d of %d met |"
             % (sum(ok65), len(ok65)),
             "| dataplane, 1M sessions >= 90%% of one session (172 B) | %d of %d met%s |"
@@ -554,8 +569,9 @@ def main():
                "see the dataplane section)"),
             "| handshakes >= 70%% of the P-256 ceiling | %s |" % (
                 ", ".join("%.0f%%" % r for r in hs_ratios) + " (missed)"
-                if hs_ratios and max(hs_ratios) < 70 else
-                ", ".join("%.0f%%" % r for r in hs_ratios) if hs_ratios else "-"),
+                if hs_ratios and min(hs_ratios) < 70 else
+                ", ".join("%.0f%%" % r for r in hs_ratios) if hs_ratios else
+                "did not run (missed)"),
             "", sections.get("optimisations", ""), ""]
     with open(os.path.join(args.root, "docs", "performance.md"), "w") as f:
         f.write("\n".join(out).rstrip() + "\n")
