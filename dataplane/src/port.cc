@@ -276,6 +276,12 @@ Result<std::unique_ptr<Port>> Port::open(const PortSetup& setup) {
         rc = rte_eth_dev_rss_hash_conf_get(port_id, &readback);
       }
     }
+    // The hash types in use, as the device reports them (it may apply fewer than asked).
+    const uint64_t udp_types = rc == 0 && (readback.rss_hf & kUdpRssTypes) != 0
+                                   ? readback.rss_hf & kUdpRssTypes
+                                   : offered_udp_rss;
+    info.rss_ipv4_udp = (udp_types & RTE_ETH_RSS_NONFRAG_IPV4_UDP) != 0;
+    info.rss_ipv6_udp = (udp_types & RTE_ETH_RSS_NONFRAG_IPV6_UDP) != 0;
     if (rc == 0) {
       info.rss_key.assign(key_buf.begin(), key_buf.begin() + static_cast<std::ptrdiff_t>(key_len));
     } else if (conf.rx_adv_conf.rss_conf.rss_key != nullptr) {
@@ -323,6 +329,8 @@ Result<std::unique_ptr<Port>> Port::open(const PortSetup& setup) {
     // table, exactly as a NIC would.
     info.rss = true;
     info.emulated_rss = true;
+    info.rss_ipv4_udp = true;
+    info.rss_ipv6_udp = true;
     info.rss_key = random_key(kDefaultRssKeyLen);
     info.reta = round_robin_reta(kEmulatedRetaSize, setup.rx_queues);
   }

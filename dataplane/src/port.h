@@ -44,6 +44,10 @@ struct PortInfo {
   bool emulated_rss = false;
   std::vector<uint8_t> rss_key;     // the Toeplitz key in use (40 or 52 bytes)
   std::vector<uint16_t> reta;       // redirection table: hash & (size - 1) -> rx queue
+  // Which UDP flows the device hashes (RTE_ETH_RSS_NONFRAG_IPV4_UDP / _IPV6_UDP); a device
+  // may hash one family and not the other, whose packets then all reach queue 0.
+  bool rss_ipv4_udp = false;
+  bool rss_ipv6_udp = false;
   bool rx_ip_checksum = false;      // offloads enabled on the port
   bool rx_udp_checksum = false;
   bool tx_ip_checksum = false;

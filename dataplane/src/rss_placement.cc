@@ -57,6 +57,10 @@ uint16_t flow_rx_queue(const PortInfo& port, const FlowKey& key) noexcept {
   if (!port.rss || port.reta.empty() || port.rss_key.empty()) {
     return 0;
   }
+  // A family the device does not hash is not spread: all of it reaches queue 0.
+  if (!(key.family == 6 ? port.rss_ipv6_udp : port.rss_ipv4_udp)) {
+    return 0;
+  }
   const uint32_t hash = flow_rss_hash(key, port.rss_key.data(), port.rss_key.size());
   // NICs index the table with the hash's low bits; for a power-of-two table size the
   // remainder is the same thing.

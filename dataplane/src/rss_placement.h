@@ -15,7 +15,8 @@ namespace srtpgate::dp::detail {
 uint32_t flow_rss_hash(const FlowKey& key, const uint8_t* rss_key,
                        std::size_t rss_key_len) noexcept;
 
-// The rx queue of `port` that receives this flow: reta[hash % reta size] with RSS, else 0.
+// The rx queue of `port` that receives this flow: reta[hash % reta size] with RSS for the flow's
+// address family, else 0.
 uint16_t flow_rx_queue(const PortInfo& port, const FlowKey& key) noexcept;
 
 }  // namespace srtpgate::dp::detail

@@ -227,6 +227,8 @@ TEST(NullPort, RealRssConfigurationAndTraffic) {
     EXPECT_EQ(info.driver, "net_null");
     EXPECT_TRUE(info.rss);
     EXPECT_FALSE(info.emulated_rss);
+    EXPECT_TRUE(info.rss_ipv4_udp);  // net_null hashes every type it is asked to
+    EXPECT_TRUE(info.rss_ipv6_udp);
     ASSERT_EQ(info.rss_key.size(), 40u);
     ASSERT_EQ(info.reta.size(), 128u);
 

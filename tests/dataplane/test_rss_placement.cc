@@ -114,6 +114,8 @@ PortInfo rss_port(uint16_t queues, std::mt19937& rng) {
   PortInfo p;
   p.rx_queues = queues;
   p.rss = true;
+  p.rss_ipv4_udp = true;
+  p.rss_ipv6_udp = true;
   p.rss_key.resize(40);
   for (auto& b : p.rss_key) {
     b = static_cast<uint8_t>(rng());
@@ -173,6 +175,29 @@ TEST(RssPlacement, FollowsTheRedirectionTable) {
     const uint32_t h = flow_rss_hash(k, port.rss_key.data(), port.rss_key.size());
     EXPECT_EQ(flow_rx_queue(port, k), port.reta[h & 127]);
   }
+}
+
+// A device that hashes UDP over one address family only leaves the other's packets unhashed,
+// on queue 0; placing those flows by their hash would put them on a worker that never sees them.
+TEST(RssPlacement, AFamilyTheDeviceDoesNotHashStaysOnQueueZero) {
+  std::mt19937 rng(46);
+  PortInfo v4_only = rss_port(4, rng);
+  v4_only.rss_ipv6_udp = false;
+  PortInfo v6_only = rss_port(4, rng);
+  v6_only.rss_ipv4_udp = false;
+  int v4_spread = 0;
+  int v6_spread = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const FlowKey k4 = random_flow(rng, false);
+    const FlowKey k6 = random_flow(rng, true);
+    EXPECT_EQ(flow_rx_queue(v4_only, k6), 0);
+    EXPECT_EQ(flow_rx_queue(v6_only, k4), 0);
+    v4_spread += flow_rx_queue(v4_only, k4) != 0;
+    v6_spread += flow_rx_queue(v6_only, k6) != 0;
+  }
+  // The hashed family is still spread (three queues of four are not queue 0).
+  EXPECT_GT(v4_spread, 600);
+  EXPECT_GT(v6_spread, 600);
 }
 
 TEST(RssPlacement, QueueZeroWithoutRss) {
