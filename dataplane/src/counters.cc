@@ -8,7 +8,7 @@ constexpr std::string_view kDropNames[kDropCount] = {
     "frame_malformed", "not_ip",       "ip_malformed",    "ip_checksum", "ip_fragment",
     "not_udp",         "udp_malformed", "udp_checksum",   "unknown_payload", "no_session",
     "srtp_malformed",  "auth_failure", "replay",          "unknown_mki", "key_expired",
-    "stream_limit",    "no_tailroom",  "punt_full",       "tx_full",
+    "stream_limit",    "no_tailroom",  "punt_full",       "tx_full",     "mtu_exceeded",
 };
 }  // namespace
 

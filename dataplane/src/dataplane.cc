@@ -151,6 +151,9 @@ struct Dataplane::Impl {
                          : spec.action == Action::forward ? detail::UdpChecksum::software_known_sum
                                                           : detail::UdpChecksum::software;
     f->egress = tmpl.value();
+    // RFC 791 / RFC 8200 §5: the MTU counts the IP header; the UDP header is 8 bytes.
+    const unsigned headers = f->egress.l3_len + 8u;
+    f->max_payload = static_cast<uint16_t>(egress->mtu > headers ? egress->mtu - headers : 0);
     if (wants_in) {
       auto s = make_session(*spec.inbound, srtp::Direction::inbound, spec, w);
       if (!s) {

@@ -207,6 +207,11 @@ Result<std::unique_ptr<Port>> Port::open(const PortSetup& setup) {
                                      std::to_string(setup.tx_queues) + " tx queues",
                                  rc));
   }
+  // What the next hops' packets may measure (the flows' max_payload). A port that cannot say
+  // keeps Ethernet's 1500 (RFC 894).
+  if (uint16_t mtu = 0; rte_eth_dev_get_mtu(port_id, &mtu) == 0 && mtu >= RTE_ETHER_MIN_MTU) {
+    info.mtu = mtu;
+  }
 
   uint16_t rx_desc = setup.rx_descriptors;
   uint16_t tx_desc = setup.tx_descriptors;

@@ -48,6 +48,7 @@ struct PortInfo {
   // may hash one family and not the other, whose packets then all reach queue 0.
   bool rss_ipv4_udp = false;
   bool rss_ipv6_udp = false;
+  uint16_t mtu = 1500;              // the largest IP packet the port sends (rte_eth_dev_get_mtu)
   bool rx_ip_checksum = false;      // offloads enabled on the port
   bool rx_udp_checksum = false;
   bool tx_ip_checksum = false;

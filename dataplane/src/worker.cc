@@ -409,6 +409,13 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
     Flow* f = flow[j];
     const EgressTemplate& e = f->egress;
     const auto len = static_cast<uint16_t>(view[j].len);
+    // Protect adds a tag and an IPv4-to-IPv6 next hop 20 header bytes: a packet that no longer
+    // fits the egress MTU would leave with DF set and vanish further on, uncounted.
+    if (len > f->max_payload) {
+      drop(j, Drop::mtu_exceeded);
+      rte_pktmbuf_free(m);
+      continue;
+    }
     const UdpChecksum mode = f->tx_udp_checksum;
     uint8_t* frame = write_egress_headers(
         e, view[j].data, len, mode, mode == UdpChecksum::software_known_sum ? payload_sum[j] : 0);

@@ -53,6 +53,8 @@ struct alignas(64) Flow {
   // known at ingress (forward), or by summing the payload.
   UdpChecksum tx_udp_checksum = UdpChecksum::software;
   uint16_t tx_port = 0;
+  // The largest UDP payload the egress port's MTU carries under this flow's IP and UDP headers.
+  uint16_t max_payload = 0xffff;
   std::unique_ptr<srtp::Session> inbound;   // unprotect, transcrypt
   std::unique_ptr<srtp::Session> outbound;  // protect, transcrypt
   // Written by the worker, read by anyone; the packet and byte counters end line 0.

@@ -386,6 +386,38 @@ TEST(DataplaneTraffic, FramesInExternalBuffersAreFreedThroughTheirOwner) {
   EXPECT_EQ(freed, 1);
 }
 
+// Protect adds the tag: RTP that filled an IPv4 MTU of 1500 on the way in no longer fits on the
+// way out. Such a packet is dropped and counted at the gateway instead of leaving with DF set to
+// vanish at the next hop; the largest that fits leaves, and libsrtp2 need not be asked to prove
+// it (the flow tests do): here the point is the size.
+TEST(DataplaneTraffic, PacketsLargerThanTheEgressMtuAreDroppedAndCounted) {
+  Harness h({});
+  ASSERT_TRUE(h.ok());
+  Rng rng(1500);
+  FlowSpec s;
+  s.key = h.key(14);
+  s.action = Action::protect;
+  s.outbound = LegKey{kProfile, testutil::random_key(rng, kProfile)};
+  s.next_hop = h.next_hop(14);
+  ASSERT_TRUE(h.dp().install(s));
+  constexpr uint32_t kFits = 1500 - 20 - 8 - 10;  // IPv4 and UDP headers, the 80-bit tag
+  for (uint32_t rtp_len : {kFits - 1, kFits, kFits + 1, 1500u - 20 - 8}) {
+    testutil::RtpShape shape;
+    shape.payload_len = rtp_len - 12;
+    ASSERT_TRUE(h.send(s.key, testutil::build_rtp(rng, 3, static_cast<uint16_t>(rtp_len), 0,
+                                                  shape)));
+  }
+  h.run();
+  const auto out = h.collect();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].raw.size(), 14u + 1500 - 1);
+  EXPECT_EQ(out[1].raw.size(), 14u + 1500);
+  const auto fs = h.dp().flow_stats(s.key);
+  ASSERT_TRUE(fs);
+  EXPECT_EQ(fs->drops[static_cast<std::size_t>(Drop::mtu_exceeded)], 2u);
+  EXPECT_EQ(h.dp().total_stats().dropped(), 2u);
+}
+
 // The worker sends a burst as it is when all of it leaves by one port, and groups it by port
 // otherwise: packets of two flows with next hops on different ports, interleaved in one burst,
 // each leave by their own port, in order, counted per flow.

@@ -30,6 +30,7 @@ enum class Drop : uint8_t {
   no_tailroom,      // protect: no room in the buffer for the tag
   punt_full,        // STUN/DTLS: the ring to the control thread was full
   tx_full,          // the egress queue took fewer packets than offered
+  mtu_exceeded,     // the packet under the next hop's headers is larger than the egress MTU
   count_
 };
 inline constexpr std::size_t kDropCount = static_cast<std::size_t>(Drop::count_);
