@@ -92,6 +92,85 @@ TEST(FlowTable, KeysCollidingUnderCrcDoNotCollideUnderTheSecretHash) {
   EXPECT_EQ(colliding, 0u) << "of " << pairs.size() * tables.size() << " pairs and tables";
 }
 
+// A key's home slot in `t`: hash & mask (flow_table.h), the mask from the table's size in
+// 64-byte slots.
+uint32_t mask_of(const FlowTable& t) { return static_cast<uint32_t>(t.memory_bytes() / 64 - 1); }
+uint32_t slot_of(const FlowTable& t, const FlowKey& k) { return t.hash(k) & mask_of(t); }
+
+// A flow from remote address and port chosen at random, as a peer searching for collisions does.
+FlowKey random_key(std::mt19937_64& rng) {
+  FlowKey k = key_of(0);
+  const uint64_t r = rng();
+  k.remote_addr = {static_cast<uint8_t>(r), static_cast<uint8_t>(r >> 8),
+                   static_cast<uint8_t>(r >> 16), static_cast<uint8_t>(r >> 24)};
+  k.remote_port = static_cast<uint16_t>(r >> 32);
+  return k;
+}
+
+// Two tables created with the same capacity (1024 slots).
+std::pair<std::unique_ptr<FlowTable>, std::unique_ptr<FlowTable>> two_tables(
+    const std::string& name) {
+  auto a = FlowTable::create(name + "_a", 600, SOCKET_ID_ANY);
+  auto b = FlowTable::create(name + "_b", 600, SOCKET_ID_ANY);
+  EXPECT_TRUE(a) << a.message();
+  EXPECT_TRUE(b) << b.message();
+  if (!a || !b) {
+    return {};
+  }
+  EXPECT_EQ(mask_of(**a), 1023u);
+  EXPECT_EQ(mask_of(**b), 1023u);
+  return {std::move(a.value()), std::move(b.value())};
+}
+
+// Every table draws its own secret: the same flow's home slots in two tables agree only as
+// often as chance has it (1 in 1024). A key fixed in the code, or shared between tables, would
+// put every flow in the same slot of both, and what a peer learns of one table would hold for
+// every table of every gateway.
+TEST(FlowTable, EachTableHashesTheSameFlowsDifferently) {
+  auto [a, b] = two_tables("ft_seed");
+  ASSERT_TRUE(a && b);
+  constexpr uint32_t kKeys = 100'000;
+  uint32_t same_slot = 0;
+  uint32_t same_hash = 0;
+  for (uint32_t i = 0; i < kKeys; ++i) {
+    const FlowKey k = key_of(i);
+    same_slot += slot_of(*a, k) == slot_of(*b, k);
+    same_hash += a->hash(k) == b->hash(k);
+  }
+  // Binomial(100000, 1/1024): mean 97.7, standard deviation 9.9; these bounds are 6 of them.
+  EXPECT_GE(same_slot, 38u) << "of " << kKeys;
+  EXPECT_LE(same_slot, 158u) << "of " << kKeys;
+  // Equal 32-bit hashes: 100000 / 2^32 expected.
+  EXPECT_LE(same_hash, 2u) << "of " << kKeys;
+}
+
+// A peer that found, offline, keys sharing one home slot of a table (by knowing or guessing its
+// key) has gained nothing against another table: there those keys spread like any keys.
+TEST(FlowTable, KeysCollidingInOneTableSpreadInAnother) {
+  auto [a, b] = two_tables("ft_spread");
+  ASSERT_TRUE(a && b);
+  std::mt19937_64 rng(5);
+  std::vector<FlowKey> piled;  // all at home in slot 0 of table a
+  while (piled.size() < 64) {
+    const FlowKey k = random_key(rng);
+    if (slot_of(*a, k) == 0) {
+      piled.push_back(k);
+    }
+  }
+  std::map<uint32_t, unsigned> in_b;
+  for (const FlowKey& k : piled) {
+    ++in_b[slot_of(*b, k)];
+  }
+  // Pairs sharing a slot of b: C(64, 2) / 1024 = 1.97 expected, nearly Poisson; more than 12 is
+  // less likely than 1 in 10^7. All 2016 pairs if b's hash were a's.
+  unsigned pairs = 0;
+  for (const auto& [slot, n] : in_b) {
+    pairs += n * (n - 1) / 2;
+  }
+  EXPECT_LE(pairs, 12u) << "of " << piled.size() * (piled.size() - 1) / 2 << " pairs, in "
+                        << in_b.size() << " slots";
+}
+
 TEST(FlowTable, AddFindRemove) {
   auto t = FlowTable::create("ft_basic", 16, SOCKET_ID_ANY);
   ASSERT_TRUE(t) << t.message();
