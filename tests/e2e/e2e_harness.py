@@ -15,8 +15,9 @@ The peers reach the gateway's addresses through its own ARP answers. Addresses a
 and no IPv6 of its own, so the kernel there, which also sees every frame af_packet reads, has
 nowhere to send one: nothing can leave the three namespaces.
 """
+import base64
 import json
-import math
+import random
 import os
 import shutil
 import signal
@@ -290,36 +291,103 @@ def counters(ctl, sid):
     return r.get("session", {}).get("counters", {})
 
 
-def goertzel_share(samples, rate, freq):
-    """The share of the signal's energy at `freq` (Goertzel filter over the whole block):
-    near 1 for a pure tone at that frequency, near 0 for noise or another tone."""
-    n = len(samples)
-    if n == 0:
-        return 0.0
-    k = round(n * freq / rate)
-    w = 2 * math.pi * k / n
-    coeff = 2 * math.cos(w)
-    s1 = s2 = 0.0
-    for x in samples:
-        s0 = x + coeff * s1 - s2
-        s2, s1 = s1, s0
-    power = s1 * s1 + s2 * s2 - coeff * s1 * s2
-    energy = sum(x * x for x in samples)
-    return 0.0 if energy == 0 else 2 * power / (n * energy)
+def noise_s16le(samples, seed):
+    """Seeded white noise as 16-bit little-endian samples: unlike a tone, no two 20 ms frames of
+    it are alike, so a frame lost, repeated or moved shows in what a receiver decodes."""
+    rng = random.Random(seed)
+    return struct.pack("<%dh" % samples, *(rng.randint(-12000, 12000) for _ in range(samples)))
 
 
-def tone_report(raw_s16le, rate=8000, freq=1000):
-    """(share of energy at freq, RMS) of the middle second of decoded 16-bit audio."""
-    count = len(raw_s16le) // 2
-    samples = struct.unpack("<%dh" % count, raw_s16le[:count * 2])
-    middle = samples[len(samples) // 4: len(samples) // 4 + rate] if count > rate else samples
-    rms = math.sqrt(sum(x * x for x in middle) / len(middle)) if middle else 0.0
-    return goertzel_share(middle, rate, freq), rms
+def frames_of(raw, frame_bytes=320):
+    """The audio cut into frames of one RTP packet each (160 PCMU samples, decoded to 320
+    bytes); a partial frame at the end is kept as it is."""
+    return [raw[i:i + frame_bytes] for i in range(0, len(raw), frame_bytes)]
 
 
-def is_stretch_of(decoded, reference, frame_bytes=320):
-    """True if the decoded audio, less a frame at each end (where a receiver may start or stop
-    mid-stream), occurs sample for sample in the reference: the same codec chain run offline on
-    the same deterministic tone. Any altered sample in between makes it false."""
-    middle = decoded[frame_bytes:len(decoded) - frame_bytes]
-    return len(middle) > 0 and middle in reference
+def audio_sequence(decoded, reference, frame_bytes=320):
+    """Compares decoded audio, frame by frame, with the reference it must be (the same codec
+    chain run offline on what was sent). Returns (first, in_order, frames): the reference frame
+    the decoded audio starts with (None if its first frame is none of them), how many decoded
+    frames from the start follow on from there sample for sample and in order, and how many
+    frames (a partial one counted) were decoded. Needs a reference whose frames are all
+    distinct (check with frames_of): then a lost, repeated or reordered packet anywhere ends
+    the in-order run there."""
+    ref = frames_of(reference, frame_bytes)
+    got = frames_of(decoded, frame_bytes)
+    if not got:
+        return None, 0, 0
+    first = next((i for i, f in enumerate(ref) if f == got[0]), None)
+    if first is None:
+        return None, 0, len(got)
+    in_order = 0
+    for i, f in enumerate(got):
+        if first + i >= len(ref) or ref[first + i] != f:
+            break
+        in_order += 1
+    return first, in_order, len(got)
+
+
+def wait_udp_bound(ns, port, timeout=15.0):
+    """Waits until a UDP socket in namespace `ns` is bound to `port`, so that a receiver started
+    in the background sees the first packet sent to it. True if it was bound in time."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        out = subprocess.run(in_ns(ns, ["ss", "-Hlun", "sport = :%d" % port]),
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+        if out.strip():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def wait_file_settles(path, size, quiet=1.5, timeout=15.0):
+    """Waits until the file at `path` has `size` bytes, or has not grown for `quiet` seconds: a
+    receiver decoding into it has written all it will."""
+    deadline = time.time() + timeout
+    last, since = -1, time.time()
+    while time.time() < deadline:
+        now = os.path.getsize(path) if os.path.exists(path) else 0
+        if now >= size:
+            return
+        if now != last:
+            last, since = now, time.time()
+        elif time.time() - since >= quiet:
+            return
+        time.sleep(0.1)
+
+
+def link_rx_packets(ns, ifname):
+    """The packets an interface in a namespace has received (its kernel statistics)."""
+    out = run(in_ns(ns, ["ip", "-j", "-s", "link", "show", ifname])).stdout
+    return json.loads(out)[0]["stats64"]["rx"]["packets"]
+
+
+def telemetry(prefix, command):
+    """One DPDK telemetry v2 command (what dpdk-telemetry.py speaks: SOCK_SEQPACKET, a JSON
+    greeting, then one JSON answer per command) to the daemon with EAL file prefix `prefix`.
+    Returns the answer's text, or None if the socket cannot be reached."""
+    path = os.path.join(DPDK_RUNTIME, prefix, "dpdk_telemetry.v2")
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.settimeout(5)
+        s.connect(path)
+        s.recv(16384)  # the greeting
+        s.send(command.encode())
+        answer = s.recv(1 << 20).decode()
+        s.close()
+        return answer
+    except OSError:
+        return None
+
+
+def secret_spellings(secret):
+    """The ways a secret could appear in text: hex either case and base64 (the secret alone, so
+    it is found wherever a base64 text of it starts on a 3-byte boundary)."""
+    b64 = base64.b64encode(secret).decode()
+    # A base64 text of the secret embedded in a longer one at another 3-byte phase: drop the
+    # characters that depend on the neighbouring bytes.
+    spellings = {secret.hex(), secret.hex().upper(), b64.rstrip("=")[:-1]}
+    for pad in (1, 2):
+        shifted = base64.b64encode(b"\0" * pad + secret).decode().rstrip("=")
+        spellings.add(shifted[4:-1])
+    return spellings

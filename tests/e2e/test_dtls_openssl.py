@@ -6,9 +6,12 @@ fingerprint the session reports. The daemon never exports keys, so the keys are 
 libsrtp2 (srtpgate-e2e-srtp-send) protects RTP with the client write key and salt s_client
 exported, and what comes out in namespace B must be that RTP, byte for byte; the same under the
 server's write key (the wrong direction) must all be dropped as authentication failures.
+Neither direction's key or salt, in hex or base64, may appear in the daemon's log, its show,
+list and stats answers or its DPDK telemetry.
 
 usage: test_dtls_openssl.py SRTPGATE SRTP-SENDER
 """
+import json
 import os
 import re
 import subprocess
@@ -124,6 +127,47 @@ def main():
         check(sent.returncode == 0 and len(received) == 0 and failures == PACKETS,
               "under the server's write key nothing comes out (%d) and %d of %d packets fail "
               "authentication" % (len(received), failures, PACKETS))
+
+        # The keys the handshake produced never leave the daemon (STYLE.md: secrets are never
+        # printed, never in telemetry). Every place the daemon shows a session is read while the
+        # session is active and has carried traffic, and the log once more after it stopped.
+        secrets = {"client write key": client_key, "server write key": server_key,
+                   "client write salt": client_salt, "server write salt": server_salt,
+                   "client key and salt": client_key + client_salt,
+                   "server key and salt": server_key + server_salt, "keying material": km}
+        texts = {}
+        for req in ({"cmd": "show", "id": sid}, {"cmd": "list"}, {"cmd": "stats"}):
+            r = ctl.request(req)
+            check(r.get("ok") is True, "%s answers" % req["cmd"])
+            texts["control " + req["cmd"]] = json.dumps(r)
+        for command in ("/srtpgate/stats", "/srtpgate/sessions", "/srtpgate/session,%d" % sid,
+                        "/srtpgate/workers"):
+            texts["telemetry " + command] = h.telemetry(daemon.prefix, command)
+        try:
+            one = json.loads(texts["telemetry /srtpgate/session,%d" % sid] or "{}")
+        except ValueError:
+            one = {}
+        one = one.get("/srtpgate/session", {})
+        check(all(texts.values()) and one.get("id") == sid and
+              one.get("tx_packets") == PACKETS,
+              "telemetry answered every command, about this session too: %s"
+              % {k: one.get(k) for k in ("id", "state", "tx_packets")})
+        status = daemon.stop()
+        check(status == 0, "srtpgate exits 0 on SIGTERM (%s)" % status)
+        with open(daemon.log_path, "rb") as f:
+            log_bytes = f.read()
+        texts["log"] = log_bytes.decode(errors="replace")
+        found = []
+        for where, text in texts.items():
+            for what, secret in secrets.items():
+                if any(spelling in (text or "") for spelling in h.secret_spellings(secret)):
+                    found.append("%s in %s" % (what, where))
+            if where == "log":
+                found += ["%s raw in the log" % what for what, secret in secrets.items()
+                          if secret in log_bytes]
+        check(not found, "no DTLS-SRTP key or salt (hex, base64, raw) in the log, show, list, "
+              "stats or telemetry (%d texts, %d bytes): %s"
+              % (len(texts), sum(len(t or "") for t in texts.values()), found or "none"))
     finally:
         if daemon is not None:
             daemon.close()
