@@ -310,7 +310,8 @@ TEST_F(ServiceTest, AnswersArpForOurAddressOnly) {
   EXPECT_EQ(svc_->stats().punted_other, 2U);
 }
 
-TEST_F(ServiceTest, AnswersStunBindingWithXorMappedAddress) {
+// A STUN Binding request (RFC 8489 §5): the magic cookie, then transaction id 8..19.
+Bytes stun_binding_request() {
   Bytes req(20, 0);
   req[1] = 0x01;  // Binding request
   req[4] = 0x21;
@@ -318,6 +319,11 @@ TEST_F(ServiceTest, AnswersStunBindingWithXorMappedAddress) {
   req[6] = 0xA4;
   req[7] = 0x42;
   for (int i = 8; i < 20; ++i) req[i] = static_cast<uint8_t>(i);
+  return req;
+}
+
+TEST_F(ServiceTest, AnswersStunBindingWithXorMappedAddress) {
+  const Bytes req = stun_binding_request();
   inject(20000, req, 40000);
   turn();
   auto out = collect(*a_);
@@ -341,13 +347,7 @@ TEST_F(ServiceTest, AnswersStunBindingWithXorMappedAddress) {
 // (RTE_MBUF_F_RX_L4_CKSUM_NONE: virtio-net, a sender on the same host) has its STUN answered:
 // the control thread does not check again what the worker accepted.
 TEST_F(ServiceTest, AnswersStunWhoseChecksumThePortVouchedFor) {
-  Bytes req(20, 0);
-  req[1] = 0x01;  // Binding request
-  req[4] = 0x21;
-  req[5] = 0x12;
-  req[6] = 0xA4;
-  req[7] = 0x42;
-  Bytes f = frame_to(20000, req, 40000);
+  Bytes f = frame_to(20000, stun_binding_request(), 40000);
   ASSERT_EQ(f.size(), 14U + 20 + 8 + 20);
   auto* udp = reinterpret_cast<rte_udp_hdr*>(f.data() + 14 + 20);
   udp->dgram_cksum = rte_ipv4_phdr_cksum(reinterpret_cast<const rte_ipv4_hdr*>(f.data() + 14), 0);
