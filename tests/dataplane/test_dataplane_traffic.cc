@@ -616,6 +616,201 @@ TEST(DataplaneTraffic, InstallsRekeysAndRemovesWhileTrafficFlows) {
   EXPECT_EQ(h.dp().total_stats().dropped(), 0u);
 }
 
+// Protects one RTP packet with `s`, as a peer's sender would.
+Bytes protect_one(srtp::Session& s, const Bytes& plain) {
+  Bytes b = plain;
+  b.resize(plain.size() + 32);
+  srtp::PacketView v{b.data(), static_cast<uint32_t>(plain.size()),
+                     static_cast<uint32_t>(b.size())};
+  srtp::Status st{};
+  s.protect_rtp({&v, 1}, {&st, 1});
+  EXPECT_EQ(st, srtp::Status::ok);
+  b.resize(v.len);
+  return b;
+}
+
+// Flows carrying traffic through launched workers are rekeyed to new keys while packets keep
+// flowing. Each peer switches to its new key at packet kSwitch, as after an SDES re-offer with a
+// new key (RFC 4568 §6.4): the crypto context, and so the ROC, carries on. The worker swaps the
+// keys between two bursts, so a packet is unprotected with the key the flow holds when it
+// arrives: the right key gives the original RTP back byte for byte, the other fails the tag.
+//
+// Half the flows are rekeyed in step with their peer: their old-key packets are all through
+// before the rekey is sent, the last kLate of them are held back and arrive after it (delayed
+// in the network), and the new-key packets are sent only once the rekey is applied; exactly the
+// kLate late ones are dropped, as auth_failure. The other half race: the rekey goes out while
+// their old-key packets may still be queued, and new-key packets follow before it is applied.
+// Where the worker swaps is then unknown, but a flow's packets are handled in order, so what
+// arrives is every packet before one point and every packet after another, with kSwitch between
+// the two, the rest dropped as auth_failure; everything sent after the rekey was applied arrives.
+//
+// Sequence numbers advance by kSeqStep, as if the packets in between were lost upstream (any
+// jump under 2^15 keeps the index estimate right, RFC 3711 Appendix A), so the streams cross
+// three wraps before the switch and two after it: a rekey that reset the ROC would show. The
+// jump over what a racing flow loses stays under 2^15 too (see the bound below).
+TEST(DataplaneTraffic, RekeysFlowsCarryingTrafficToNewKeysAtAKnownPacket) {
+  if (rte_lcore_count() < 3) GTEST_SKIP() << "needs two worker lcores";
+  Harness::Options o;
+  o.workers = 2;
+  o.launch = true;
+  Harness h(o);
+  ASSERT_TRUE(h.ok());
+  Rng rng(14);
+  auto eng = engine();
+  constexpr unsigned kFlowsPerWorker = 8;  // half in step, half racing
+  constexpr unsigned kFlows = 2 * kFlowsPerWorker;
+  constexpr unsigned kPackets = 320;
+  constexpr unsigned kSwitch = 160;  // the first packet under the new key
+  constexpr unsigned kLate = 24;     // in-step flows: old-key packets that arrive after the rekey
+  constexpr unsigned kRace = 16;     // racing flows: new-key packets sent before it is applied
+  constexpr uint32_t kFirstSeq = 65000;
+  constexpr uint32_t kSeqStep = 1021;
+  const auto index_of = [](unsigned i) { return kFirstSeq + i * kSeqStep; };  // ROC << 16 | SEQ
+  static_assert((kFirstSeq + kSwitch * kSeqStep) >> 16 == 3);
+  static_assert((kFirstSeq + (kPackets - 1) * kSeqStep) >> 16 == 5);
+  // The largest jump a flow sees: over what a racing flow may lose (bounded below).
+  static_assert((std::max(kLate + 1, kRace) + 1) * kSeqStep < 1u << 15);
+
+  struct Flow {
+    unsigned n;  // Harness::key(n); its outputs leave from port 30000 + n
+    bool in_step;
+    FlowKey key;
+    srtp::MasterKey new_key;
+    std::vector<Bytes> plain;
+    std::vector<Bytes> srtp;  // [0, kSwitch) under the old key, the rest under the new one
+  };
+  // The first flow numbers that fill both workers; on each, in-step and racing flows alternate.
+  std::vector<Flow> flows;
+  unsigned per_worker[2] = {};
+  for (unsigned n = 0; flows.size() < kFlows; ++n) {
+    ASSERT_LT(n, 1000u) << "RSS puts (nearly) every flow on one worker";
+    const unsigned w = h.dp().worker_of(h.key(n));
+    if (per_worker[w] == kFlowsPerWorker) continue;
+    flows.push_back(Flow{n, per_worker[w]++ % 2 == 0, h.key(n), {}, {}, {}});
+  }
+  std::map<uint16_t, unsigned> flow_of_port;
+  for (unsigned f = 0; f < kFlows; ++f) {
+    Flow& fl = flows[f];
+    flow_of_port[static_cast<uint16_t>(30000 + fl.n)] = f;
+    const uint32_t ssrc = 0x5000 + f;
+    const srtp::MasterKey old_key = testutil::random_key(rng, kProfile);
+    fl.new_key = testutil::random_key(rng, kProfile);
+    srtp::SessionConfig c;
+    c.profile = kProfile;
+    auto before = srtp::Session::create(eng, c, old_key);
+    ASSERT_TRUE(before) << before.message();
+    auto after = srtp::Session::create(eng, c, fl.new_key);
+    ASSERT_TRUE(after) << after.message();
+    ASSERT_TRUE(after.value()->set_roc(ssrc, index_of(kSwitch) >> 16));
+    for (unsigned i = 0; i < kPackets; ++i) {
+      const auto seq = static_cast<uint16_t>(index_of(i));
+      fl.plain.push_back(
+          testutil::build_rtp(rng, ssrc, seq, i * 160u, testutil::random_shape(rng, 160)));
+      fl.srtp.push_back(protect_one(i < kSwitch ? *before.value() : *after.value(), fl.plain[i]));
+    }
+    ASSERT_TRUE(h.dp().install(unprotect_spec(h, fl.n, old_key)));
+  }
+  h.dp().wait_applied();
+
+  std::vector<Output> outputs;
+  uint64_t sent = 0;
+  const auto send = [&](unsigned f, unsigned i) {
+    rte_mbuf* m = h.frame_for(flows[f].key, flows[f].srtp[i]);
+    const unsigned w = h.dp().worker_of(flows[f].key);
+    while (!h.inject(m, w)) {
+      std::this_thread::yield();
+    }
+    ++sent;
+  };
+  const auto collect = [&] {
+    for (Output& out : h.collect()) outputs.push_back(std::move(out));
+  };
+
+  for (unsigned i = 0; i < kSwitch; ++i) {
+    for (unsigned f = 0; f < kFlows; ++f) {
+      if (!flows[f].in_step || i < kSwitch - kLate) send(f, i);
+    }
+    collect();
+  }
+  // The in-step flows' old-key packets are through; the racing flows' last ones may not be.
+  for (unsigned f = 0; f < kFlows; ++f) {
+    if (!flows[f].in_step) continue;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (h.dp().flow_stats(flows[f].key)->tx_packets < kSwitch - kLate) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "flow " << f;
+      std::this_thread::yield();
+    }
+  }
+  for (unsigned f = 0; f < kFlows; ++f) {
+    const auto r = h.dp().rekey(flows[f].key, LegKey{kProfile, flows[f].new_key}, std::nullopt);
+    ASSERT_TRUE(r) << r.message();
+  }
+  for (unsigned i = kSwitch; i < kSwitch + kRace; ++i) {
+    for (unsigned f = 0; f < kFlows; ++f) {
+      if (!flows[f].in_step) send(f, i);
+    }
+  }
+  h.dp().wait_applied();
+  for (unsigned f = 0; f < kFlows; ++f) {
+    if (!flows[f].in_step) continue;
+    for (unsigned i = kSwitch - kLate; i < kSwitch + kRace; ++i) send(f, i);
+  }
+  for (unsigned i = kSwitch + kRace; i < kPackets; ++i) {
+    for (unsigned f = 0; f < kFlows; ++f) send(f, i);
+    collect();
+  }
+  ASSERT_TRUE(wait_for_tx(h.dp(), sent));
+  collect();
+
+  // Which packets of each flow came out, in order.
+  std::vector<std::vector<unsigned>> arrived(kFlows);
+  for (const Output& out : outputs) {
+    const auto it = flow_of_port.find(out.frame.key.remote_port);
+    ASSERT_NE(it, flow_of_port.end()) << "from port " << out.frame.key.remote_port;
+    const unsigned f = it->second;
+    const unsigned from = arrived[f].empty() ? 0 : arrived[f].back() + 1;
+    unsigned i = from;
+    while (i < kPackets && flows[f].plain[i] != out.payload) ++i;
+    ASSERT_LT(i, kPackets) << "flow " << f << ": an output that is no packet after " << from
+                           << " byte for byte (a duplicate, reordered or damaged)";
+    arrived[f].push_back(i);
+  }
+  uint64_t auth_failures = 0;
+  for (unsigned f = 0; f < kFlows; ++f) {
+    const auto& got = arrived[f];
+    // What arrives is [0, first_gap) and [gap_end, kPackets); one of the two bounds is kSwitch.
+    unsigned first_gap = 0;
+    while (first_gap < got.size() && got[first_gap] == first_gap) ++first_gap;
+    unsigned gap_end = first_gap < got.size() ? got[first_gap] : static_cast<unsigned>(kPackets);
+    if (first_gap == kPackets) {  // nothing lost: the swap fell exactly at the switch
+      first_gap = gap_end = kSwitch;
+    }
+    for (std::size_t k = first_gap; k < got.size(); ++k) {
+      ASSERT_EQ(got[k], gap_end + (k - first_gap)) << "flow " << f << ": a second gap";
+    }
+    const uint64_t dropped = gap_end - first_gap;
+    const auto fs = h.dp().flow_stats(flows[f].key);
+    ASSERT_TRUE(fs);
+    EXPECT_EQ(fs->drops[static_cast<std::size_t>(Drop::auth_failure)], dropped) << "flow " << f;
+    EXPECT_EQ(fs->tx_packets, got.size()) << "flow " << f;
+    auth_failures += dropped;
+    if (flows[f].in_step) {
+      EXPECT_EQ(first_gap, kSwitch - kLate) << "flow " << f;
+      EXPECT_EQ(gap_end, kSwitch) << "flow " << f;
+    } else {
+      EXPECT_TRUE(first_gap == kSwitch || gap_end == kSwitch)
+          << "flow " << f << " lost [" << first_gap << ", " << gap_end << ")";
+      // Its worker had handled an in-step flow's last old-key packet, sent in round
+      // kSwitch - kLate - 1, before the rekey was sent: only later rounds can still be queued.
+      EXPECT_GE(first_gap, kSwitch - kLate - 1) << "flow " << f;
+      EXPECT_LE(first_gap, kSwitch) << "flow " << f;
+      EXPECT_LE(gap_end, kSwitch + kRace) << "flow " << f << ": lost packets sent after the rekey";
+    }
+  }
+  EXPECT_EQ(h.dp().total_stats().dropped(), auth_failures);
+  EXPECT_EQ(h.dp().total_stats().tx_packets + auth_failures, sent);
+}
+
 }  // namespace
 }  // namespace srtpgate::dp::testing
 
