@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -64,6 +65,17 @@ class SocketTest : public ::testing::Test {
     return lines;
   }
 
+  // Appends what is there to `into` without blocking; returns the number of newlines added.
+  std::size_t read_into(std::string& into) {
+    const std::size_t before = into.size();
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::read(client_, buf, sizeof buf)) > 0) {
+      into.append(buf, static_cast<std::size_t>(n));
+    }
+    return static_cast<std::size_t>(std::count(into.begin() + before, into.end(), '\n'));
+  }
+
   std::string dir_, path_;
   std::unique_ptr<ControlSocket> socket_;
   int client_ = -1;
@@ -71,30 +83,47 @@ class SocketTest : public ::testing::Test {
 
 // A client pipelines 2000 requests whose answers are 4 KiB each (8 MB in all) and reads none:
 // the daemon holds at most kMaxPendingOutput plus one answer for it. Once it reads, every
-// answer arrives, in order of the requests, none lost.
+// answer arrives, in order of the requests, none lost. Each request has its own `tag`, which the
+// stub echoes as the protocol does (docs/control.md), so the order is visible to the client.
 TEST_F(SocketTest, AClientThatDoesNotReadHoldsBoundedMemoryAndLosesNothing) {
-  const std::string answer(4096, 'a');
+  constexpr std::size_t kAnswerSize = 4096;
+  constexpr std::size_t kRequests = 2000;
+  const auto answer_to = [](std::string_view tag) {
+    std::string a = "{\"ok\":true,\"tag\":" + std::string(tag) + ",\"pad\":\"";
+    a.append(kAnswerSize - a.size() - 2, 'a');
+    return a + "\"}";
+  };
   std::size_t handled = 0;
-  open([&](std::string_view) {
+  open([&](std::string_view line) {
     ++handled;
-    return answer;
+    // `{"tag":N}` -> N
+    const std::size_t colon = line.find(':');
+    return answer_to(line.substr(colon + 1, line.size() - colon - 2));
   });
   std::string requests;
-  for (int i = 0; i < 2000; ++i) requests += "{}\n";
+  for (std::size_t i = 0; i < kRequests; ++i) {
+    requests += "{\"tag\":" + std::to_string(i) + "}\n";
+  }
   ASSERT_EQ(write_some(requests), requests.size());
   for (int i = 0; i < 200; ++i) {
     socket_->service(0);
-    ASSERT_LE(socket_->pending_output_bytes(),
-              ControlSocket::kMaxPendingOutput + answer.size() + 1);
+    ASSERT_LE(socket_->pending_output_bytes(), ControlSocket::kMaxPendingOutput + kAnswerSize + 1);
   }
-  EXPECT_LT(handled, 2000u);  // the rest wait until the client reads
+  EXPECT_LT(handled, kRequests);  // the rest wait until the client reads
+  std::string received;
   std::size_t lines = 0;
-  for (int i = 0; i < 100000 && lines < 2000; ++i) {
+  for (int i = 0; i < 100000 && lines < kRequests; ++i) {
     socket_->service(0);
-    lines += read_lines();
+    lines += read_into(received);
   }
-  EXPECT_EQ(lines, 2000u);
-  EXPECT_EQ(handled, 2000u);
+  ASSERT_EQ(lines, kRequests);
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < kRequests; ++i) {
+    const std::size_t nl = received.find('\n', at);
+    ASSERT_EQ(received.substr(at, nl - at), answer_to(std::to_string(i))) << "answer " << i;
+    at = nl + 1;
+  }
+  EXPECT_EQ(handled, kRequests);
   EXPECT_EQ(socket_->clients(), 1u);
 }
 
