@@ -21,6 +21,19 @@ using testutil::Rng;
 
 constexpr Profile kProfile = Profile::aes_cm_128_hmac_sha1_80;
 
+// Protects one RTP packet with `s`, as a peer's sender would.
+Bytes protect_one(srtp::Session& s, const Bytes& plain) {
+  Bytes b = plain;
+  b.resize(plain.size() + 32);
+  srtp::PacketView v{b.data(), static_cast<uint32_t>(plain.size()),
+                     static_cast<uint32_t>(b.size())};
+  srtp::Status st{};
+  s.protect_rtp({&v, 1}, {&st, 1});
+  EXPECT_EQ(st, srtp::Status::ok);
+  b.resize(v.len);
+  return b;
+}
+
 // The sender side of a flow, made with srtpgate's own protect (libsrtp2 is the oracle in
 // test_dataplane_flows.cc; here the point is volume).
 struct Sender {
@@ -40,15 +53,7 @@ struct Sender {
   Bytes next(Rng& rng, uint32_t ssrc, Bytes& plain) {
     plain = testutil::build_rtp(rng, ssrc, seq, seq * 160u, testutil::random_shape(rng, 160));
     ++seq;
-    Bytes b = plain;
-    b.resize(plain.size() + 32);
-    srtp::PacketView v{b.data(), static_cast<uint32_t>(plain.size()),
-                       static_cast<uint32_t>(b.size())};
-    srtp::Status st{};
-    session->protect_rtp({&v, 1}, {&st, 1});
-    EXPECT_EQ(st, srtp::Status::ok);
-    b.resize(v.len);
-    return b;
+    return protect_one(*session, plain);
   }
 };
 
@@ -266,6 +271,24 @@ TEST(DataplaneTraffic, PlainRtpInHasItsUdpChecksumChecked) {
   EXPECT_EQ(fs->drops[static_cast<std::size_t>(Drop::udp_checksum)], 1u);
 }
 
+// Frames sent over IPv4 carry `sent`, in order, each with the UDP checksum DPDK's own code
+// computes (never zero: a sum of 0 is sent as 0xffff, RFC 768).
+void expect_payloads_with_dpdk_checksums(const std::vector<Output>& out,
+                                         const std::vector<Bytes>& sent) {
+  ASSERT_EQ(out.size(), sent.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(out[i].payload, sent[i]);
+    ASSERT_GE(out[i].raw.size(), 14u + 20 + 8);
+    Bytes frame = out[i].raw;
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(frame.data() + 14);
+    auto* udp = reinterpret_cast<rte_udp_hdr*>(frame.data() + 14 + 20);
+    const uint16_t sent_cksum = udp->dgram_cksum;
+    udp->dgram_cksum = 0;
+    EXPECT_EQ(sent_cksum, rte_ipv4_udptcp_cksum(ip, udp));
+  }
+}
+
 // A forwarded payload leaves with a UDP checksum the worker takes from the verified ingress
 // checksum instead of summing the payload again (payload_sum_of_verified): DPDK's own checksum
 // code must accept every frame that comes out. RTP of every length class, RTCP, and IPv4
@@ -294,17 +317,7 @@ TEST(DataplaneTraffic, ForwardedPacketsLeaveWithChecksumsDpdkAccepts) {
   const auto out = h.collect();
   ASSERT_EQ(out.size(), sent.size());
   EXPECT_EQ(h.dp().total_stats().dropped(), 0u);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    SCOPED_TRACE(i);
-    EXPECT_EQ(out[i].payload, sent[i]);
-    ASSERT_GE(out[i].raw.size(), 14u + 20 + 8);
-    Bytes frame = out[i].raw;
-    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(frame.data() + 14);
-    auto* udp = reinterpret_cast<rte_udp_hdr*>(frame.data() + 14 + 20);
-    const uint16_t sent_cksum = udp->dgram_cksum;
-    udp->dgram_cksum = 0;
-    EXPECT_EQ(sent_cksum, rte_ipv4_udptcp_cksum(ip, udp));  // never zero: 0 is sent as 0xffff
-  }
+  expect_payloads_with_dpdk_checksums(out, sent);
 }
 
 // A port that flags a frame RTE_MBUF_F_RX_L4_CKSUM_NONE vouches for its data but not for its
@@ -337,17 +350,7 @@ TEST(DataplaneTraffic, FramesWithAPartialChecksumTheNicVouchesForAreRelayedWithT
   ASSERT_EQ(out.size(), sent.size());
   EXPECT_EQ(h.dp().total_stats().dropped(), 1u);
   EXPECT_EQ(h.dp().total_stats().drops[static_cast<std::size_t>(Drop::udp_checksum)], 1u);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    SCOPED_TRACE(i);
-    EXPECT_EQ(out[i].payload, sent[i]);
-    ASSERT_GE(out[i].raw.size(), 14u + 20 + 8);
-    Bytes frame = out[i].raw;
-    auto* ip4 = reinterpret_cast<rte_ipv4_hdr*>(frame.data() + 14);
-    auto* udp = reinterpret_cast<rte_udp_hdr*>(frame.data() + 14 + 20);
-    const uint16_t sent_cksum = udp->dgram_cksum;
-    udp->dgram_cksum = 0;
-    EXPECT_EQ(sent_cksum, rte_ipv4_udptcp_cksum(ip4, udp));
-  }
+  expect_payloads_with_dpdk_checksums(out, sent);
 }
 
 // A driver may hand over received data in an external buffer (mlx5's multi-packet rx queues).
@@ -616,18 +619,6 @@ TEST(DataplaneTraffic, InstallsRekeysAndRemovesWhileTrafficFlows) {
   EXPECT_EQ(h.dp().total_stats().dropped(), 0u);
 }
 
-// Protects one RTP packet with `s`, as a peer's sender would.
-Bytes protect_one(srtp::Session& s, const Bytes& plain) {
-  Bytes b = plain;
-  b.resize(plain.size() + 32);
-  srtp::PacketView v{b.data(), static_cast<uint32_t>(plain.size()),
-                     static_cast<uint32_t>(b.size())};
-  srtp::Status st{};
-  s.protect_rtp({&v, 1}, {&st, 1});
-  EXPECT_EQ(st, srtp::Status::ok);
-  b.resize(v.len);
-  return b;
-}
 
 // Flows carrying traffic through launched workers are rekeyed to new keys while packets keep
 // flowing. Each peer switches to its new key at packet kSwitch, as after an SDES re-offer with a
