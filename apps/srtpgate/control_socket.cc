@@ -27,6 +27,32 @@ bool someone_listens(const sockaddr_un& addr) {
   return live;
 }
 
+// Whoever can write the socket's folder can replace the socket with their own and read the
+// requests sent to it, keys included: a folder another user made in /tmp, say. The folder must
+// be a real directory (not a symbolic link, which its owner could point elsewhere later), owned
+// by us or root, and writable by no one else unless it is sticky like /tmp itself (then only
+// the owner of a name may remove or rename it).
+Result<void> folder_only_we_control(const std::string& folder) {
+  struct stat st {};
+  if (::lstat(folder.c_str(), &st) != 0) {
+    return make_error("control socket folder " + folder + ": " + errno_text(errno));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return make_error("control socket folder " + folder +
+                      " is not a directory (a symbolic link is not accepted)");
+  }
+  if (st.st_uid != ::geteuid() && st.st_uid != 0) {
+    return make_error("control socket folder " + folder + " belongs to uid " +
+                      std::to_string(st.st_uid) + ", not to us or root: its owner could " +
+                      "replace the socket; choose another path");
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0) {
+    return make_error("control socket folder " + folder +
+                      " is writable by others and not sticky: they could replace the socket");
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ControlSocket>> ControlSocket::open(const std::string& path,
@@ -45,6 +71,9 @@ Result<std::unique_ptr<ControlSocket>> ControlSocket::open(const std::string& pa
     if (ec) {
       return make_error("cannot create " + parent.string() + ": " + ec.message());
     }
+  }
+  if (auto safe = folder_only_we_control(parent.empty() ? "." : parent.string()); !safe) {
+    return safe.error();
   }
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {

@@ -164,5 +164,39 @@ TEST_F(SocketTest, ClosingAfterStopAcceptingLeavesASuccessorsSocketFile) {
   EXPECT_NE(::lstat(path_.c_str(), &st), 0);
 }
 
+// Whoever can write the socket's folder can replace the socket and read the keys sent to it:
+// the daemon refuses a folder that someone else owns, that others may write without the sticky
+// bit, or that is a symbolic link; a sticky world-writable folder such as /tmp is fine. (A
+// `--demo` started while someone else had made /tmp/srtpgate-demo would have served its
+// control socket from their folder.)
+TEST_F(SocketTest, RefusesAFolderSomeoneElseCouldReplaceTheSocketIn) {
+  const auto refused = [](const std::string& folder, const char* why) {
+    auto s = ControlSocket::open(folder + "/control.sock", [](std::string_view) {
+      return std::string("{}");
+    });
+    EXPECT_FALSE(s) << why;
+    if (!s) {
+      EXPECT_NE(s.message().find(folder), std::string::npos) << s.message();
+    }
+  };
+  ASSERT_EQ(::chmod(dir_.c_str(), 0777), 0);  // writable by all, not sticky
+  refused(dir_, "a folder anyone may write");
+  ASSERT_EQ(::chmod(dir_.c_str(), 01777), 0);  // sticky, like /tmp
+  {
+    auto s = ControlSocket::open(path_, [](std::string_view) { return std::string("{}"); });
+    EXPECT_TRUE(s) << s.message();
+  }
+  ASSERT_EQ(::chmod(dir_.c_str(), 0700), 0);
+  const std::string link = dir_ + "-link";
+  ASSERT_EQ(::symlink(dir_.c_str(), link.c_str()), 0);
+  refused(link, "a symbolic link to a folder");
+  ::unlink(link.c_str());
+  if (::geteuid() == 0) {  // only root can give a folder away
+    ASSERT_EQ(::chown(dir_.c_str(), 4242, 4242), 0);
+    refused(dir_, "a folder another user owns");
+    ASSERT_EQ(::chown(dir_.c_str(), 0, 0), 0);
+  }
+}
+
 }  // namespace
 }  // namespace srtpgate::app
