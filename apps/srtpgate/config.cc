@@ -48,10 +48,19 @@ struct UniqueFd {
   int fd;
 };
 
-// The whole of a regular file of at most `limit` bytes. What the path names is checked on the
-// open descriptor before anything is read: a directory would read as "" (an empty certificate
-// means "generate one"), /dev/zero would fill memory, and a FIFO would wait for ever.
-Result<std::string> read_file(const std::string& path, std::size_t limit) {
+// What read_file accepts besides a regular file.
+enum class Source : uint8_t {
+  regular_file,  // certificates and keys: a path in the configuration
+  or_stream,     // the configuration itself, named by the operator: also a pipe or a device, so
+                 // `--config /dev/stdin` and `--config <(generate)` keep keys off disk
+};
+
+// The whole of a file of at most `limit` bytes. What the path names is checked on the open
+// descriptor before anything is read: a directory would read as "" (an empty certificate means
+// "generate one"), and a FIFO named in the configuration would wait for ever. From a stream at
+// most limit + 1 bytes are read, so /dev/zero is refused too.
+Result<std::string> read_file(const std::string& path, std::size_t limit,
+                              Source source = Source::regular_file) {
   auto fail = [&path](const std::string& why) {
     return make_error("cannot read '" + path + "': " + why);
   };
@@ -67,15 +76,27 @@ Result<std::string> read_file(const std::string& path, std::size_t limit) {
   if (S_ISDIR(st.st_mode)) {
     return fail("it is a directory");
   }
-  if (!S_ISREG(st.st_mode)) {
+  const bool stream = source == Source::or_stream && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode));
+  if (!S_ISREG(st.st_mode) && !stream) {
     return fail("not a regular file");
   }
+  if (S_ISFIFO(st.st_mode) && stream) {
+    // Opened again to wait for its writer: without one, a non-blocking FIFO reads as empty.
+    UniqueFd blocking{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY)};
+    if (blocking.fd < 0) {
+      return fail(std::strerror(errno));
+    }
+    std::swap(f.fd, blocking.fd);
+  } else if (stream && ::fcntl(f.fd, F_SETFL, 0) != 0) {
+    return fail(std::strerror(errno));
+  }
   const std::string too_large = "larger than " + std::to_string(limit) + " bytes";
-  if (static_cast<uint64_t>(st.st_size) > limit) {
+  if (!stream && static_cast<uint64_t>(st.st_size) > limit) {
     return fail(too_large);
   }
   // The file may grow after fstat; reading up to one byte past the limit notices that.
-  std::string text(std::min(static_cast<std::size_t>(st.st_size), limit) + 1, '\0');
+  std::string text(std::min(stream ? std::size_t{4096} : static_cast<std::size_t>(st.st_size), limit) + 1,
+                   '\0');
   std::size_t used = 0;
   for (;;) {
     if (used == text.size()) {
@@ -330,7 +351,7 @@ Result<AppConfig> parse_config(std::string_view json_text) {
 
 Result<AppConfig> load_config(const std::string& path) {
   try {
-    auto text = read_file(path, kMaxConfigBytes);
+    auto text = read_file(path, kMaxConfigBytes, Source::or_stream);
     if (!text) {
       return text.error();
     }

@@ -1,12 +1,15 @@
 // The configuration file: the full format, defaults, and errors that name the field at fault.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "config.h"
 #include "fake_service.h"
@@ -187,6 +190,41 @@ TEST(Config, LoadRefusesAFifoWithoutWaiting) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.message().find("cannot read '" + fifo + "': not a regular file"), std::string::npos)
       << r.message();
+}
+
+// The configuration itself, named by the operator, may come from a pipe (`--config /dev/stdin`,
+// `--config <(generate)`: keys never on disk), read to its end however slowly it is written;
+// a device is read up to the limit and no further.
+TEST(Config, LoadReadsTheConfigurationFromAPipeAndBoundsADevice) {
+  TempDir dir;
+  const std::string fifo = dir.path() + "/c.json";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string text = full_config().dump();
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // load_config waits for it
+    // Non-blocking until a reader is there (ENXIO before), so a reader that never comes fails
+    // the test instead of hanging it.
+    int fd = -1;
+    for (int i = 0; i < 300 && fd < 0; ++i) {
+      fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+      if (fd < 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (fd < 0) return;
+    ::fcntl(fd, F_SETFL, 0);
+    const std::size_t half = text.size() / 2;
+    EXPECT_EQ(::write(fd, text.data(), half), static_cast<ssize_t>(half));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(::write(fd, text.data() + half, text.size() - half),
+              static_cast<ssize_t>(text.size() - half));
+    ::close(fd);
+  });
+  auto r = load_config(fifo);
+  writer.join();
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ(r->ports.size(), full_config()["ports"].size());
+  auto zero = load_config("/dev/zero");
+  ASSERT_FALSE(zero.ok());
+  EXPECT_NE(zero.message().find("larger than"), std::string::npos) << zero.message();
 }
 
 TEST(Config, CertificatePathsAreRelativeToTheConfigurationsFolder) {
