@@ -27,21 +27,32 @@ bool someone_listens(const sockaddr_un& addr) {
   return live;
 }
 
+bool ours_or_roots(const struct stat& st) { return st.st_uid == ::geteuid() || st.st_uid == 0; }
+
 // Whoever can write the socket's folder can replace the socket with their own and read the
 // requests sent to it, keys included: a folder another user made in /tmp, say. The folder must
-// be a real directory (not a symbolic link, which its owner could point elsewhere later), owned
-// by us or root, and writable by no one else unless it is sticky like /tmp itself (then only
-// the owner of a name may remove or rename it).
+// be a directory owned by us or root, and writable by no one else unless it is sticky like /tmp
+// itself (then only the owner of a name may remove or rename it). A symbolic link to it counts
+// only if we or root own the link (as /var/run -> /run), since its owner could point it
+// elsewhere later. Only this folder is checked, not the ones above it (docs/control.md).
 Result<void> folder_only_we_control(const std::string& folder) {
   struct stat st {};
   if (::lstat(folder.c_str(), &st) != 0) {
     return make_error("control socket folder " + folder + ": " + errno_text(errno));
   }
-  if (!S_ISDIR(st.st_mode)) {
-    return make_error("control socket folder " + folder +
-                      " is not a directory (a symbolic link is not accepted)");
+  if (S_ISLNK(st.st_mode)) {
+    if (!ours_or_roots(st)) {
+      return make_error("control socket folder " + folder + " is a symbolic link of uid " +
+                        std::to_string(st.st_uid) + ", who could point it elsewhere");
+    }
+    if (::stat(folder.c_str(), &st) != 0) {
+      return make_error("control socket folder " + folder + ": " + errno_text(errno));
+    }
   }
-  if (st.st_uid != ::geteuid() && st.st_uid != 0) {
+  if (!S_ISDIR(st.st_mode)) {
+    return make_error("control socket folder " + folder + " is not a directory");
+  }
+  if (!ours_or_roots(st)) {
     return make_error("control socket folder " + folder + " belongs to uid " +
                       std::to_string(st.st_uid) + ", not to us or root: its owner could " +
                       "replace the socket; choose another path");
@@ -67,7 +78,11 @@ Result<std::unique_ptr<ControlSocket>> ControlSocket::open(const std::string& pa
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) {
     std::error_code ec;
-    std::filesystem::create_directories(parent, ec);
+    if (std::filesystem::create_directories(parent, ec) && !ec) {
+      // Made by us: writable by us only, whatever the umask (a umask of 002 would otherwise
+      // leave it group-writable, which the check below refuses).
+      ::chmod(parent.c_str(), 0755);
+    }
     if (ec) {
       return make_error("cannot create " + parent.string() + ": " + ec.message());
     }

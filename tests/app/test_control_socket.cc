@@ -166,9 +166,10 @@ TEST_F(SocketTest, ClosingAfterStopAcceptingLeavesASuccessorsSocketFile) {
 
 // Whoever can write the socket's folder can replace the socket and read the keys sent to it:
 // the daemon refuses a folder that someone else owns, that others may write without the sticky
-// bit, or that is a symbolic link; a sticky world-writable folder such as /tmp is fine. (A
-// `--demo` started while someone else had made /tmp/srtpgate-demo would have served its
-// control socket from their folder.)
+// bit, or that is a symbolic link someone else owns; a sticky world-writable folder such as /tmp
+// is fine, and so is a link we or root own (/var/run -> /run). (A `--demo` started while
+// someone else had made /tmp/srtpgate-demo would have served its control socket from their
+// folder.) A folder the daemon creates is its own whatever the umask.
 TEST_F(SocketTest, RefusesAFolderSomeoneElseCouldReplaceTheSocketIn) {
   const auto refused = [](const std::string& folder, const char* why) {
     auto s = ControlSocket::open(folder + "/control.sock", [](std::string_view) {
@@ -189,13 +190,29 @@ TEST_F(SocketTest, RefusesAFolderSomeoneElseCouldReplaceTheSocketIn) {
   ASSERT_EQ(::chmod(dir_.c_str(), 0700), 0);
   const std::string link = dir_ + "-link";
   ASSERT_EQ(::symlink(dir_.c_str(), link.c_str()), 0);
-  refused(link, "a symbolic link to a folder");
-  ::unlink(link.c_str());
-  if (::geteuid() == 0) {  // only root can give a folder away
+  {
+    auto s = ControlSocket::open(link + "/control.sock", [](std::string_view) { return "{}"; });
+    EXPECT_TRUE(s) << "our own link: " << s.message();
+  }
+  const std::string made = dir_ + "/made/by/us";
+  const mode_t old_mask = ::umask(002);
+  {
+    auto s = ControlSocket::open(made + "/control.sock", [](std::string_view) { return "{}"; });
+    EXPECT_TRUE(s) << "a folder made under umask 002: " << s.message();
+  }
+  ::umask(old_mask);
+  ::unlink((made + "/control.sock").c_str());
+  ::rmdir(made.c_str());
+  ::rmdir((dir_ + "/made/by").c_str());
+  ::rmdir((dir_ + "/made").c_str());
+  if (::geteuid() == 0) {  // only root can give a folder or a link away
+    ASSERT_EQ(::lchown(link.c_str(), 4242, 4242), 0);
+    refused(link, "a symbolic link another user owns");
     ASSERT_EQ(::chown(dir_.c_str(), 4242, 4242), 0);
     refused(dir_, "a folder another user owns");
     ASSERT_EQ(::chown(dir_.c_str(), 0, 0), 0);
   }
+  ::unlink(link.c_str());
 }
 
 }  // namespace
