@@ -85,6 +85,8 @@ def run_gbench(binary, filt, min_time, out, extra=()):
         cmd = [binary, "--benchmark_filter=" + filt, "--benchmark_min_time=%g" % min_time,
                "--benchmark_out=" + path, "--benchmark_out_format=json"] + list(extra)
         if not (REUSE and os.path.exists(path)):
+            if os.path.exists(path):
+                os.remove(path)  # an earlier run's file must not stand in for this one
             log("running (pass %d of %d): %s" % (rep + 1, REPETITIONS, " ".join(cmd[:3])))
             done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   check=False, text=True)
@@ -92,8 +94,12 @@ def run_gbench(binary, filt, min_time, out, extra=()):
                 # Its cases are missing from this pass, and count as missed targets below.
                 log("%s failed (exit %d): %s" % (cmd[0], done.returncode,
                                                   done.stderr.strip()[-500:]))
-        with open(path) as f:
-            data = json.load(f)
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except (OSError, ValueError) as e:  # no file (failed at start) or a cut one (killed)
+            log("%s: no results from this pass (%s)" % (path, e))
+            data = {}
         if data_first is None:
             data_first = data
         this_pass = {}
