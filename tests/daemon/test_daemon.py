@@ -170,8 +170,10 @@ def main():
         rx, tx = demo.get("rx_packets", 0), demo.get("tx_packets", 0)
         # Read while the generator runs: a flow counts a packet received before it is sent
         # (rx_packets = tx_packets + drops once a burst is done), and the snapshot reads rx and
-        # tx one after the other, so the two may differ by the packets of one worker burst.
-        check(r.get("ok") is True and rx > 1000 and abs(rx - tx) <= DEMO_BURST
+        # tx one after the other, so the two may differ by a burst, or by more if the control
+        # thread is preempted between the reads on a busy machine; 5% allows for that. The exact
+        # check is the final counters', once the workers have stopped.
+        check(r.get("ok") is True and rx > 1000 and abs(rx - tx) <= max(DEMO_BURST, rx // 20)
               and demo.get("dropped", 1) == 0,
               "demo session decrypts and sends every fresh SRTP packet: rx %s tx %s dropped %s"
               % (rx, tx, demo.get("dropped")))
