@@ -47,7 +47,7 @@ FlowKey random_key(std::mt19937_64& rng) {
 
 struct KeyHash {
   std::size_t operator()(const FlowKey& k) const noexcept {
-    // FNV-1a over the 40 bytes: a simple, fair byte hash for the std::unordered_map baseline.
+    // FNV-1a over the key's bytes: a simple, fair byte hash for the std::unordered_map baseline.
     const auto* p = reinterpret_cast<const uint8_t*>(&k);
     uint64_t h = 1469598103934665603ULL;
     for (std::size_t i = 0; i < sizeof(FlowKey); ++i) {

@@ -32,13 +32,15 @@ namespace {
 // (tests), one after another or side by side.
 std::atomic<unsigned> g_instance{0};
 
-// Unused address bytes and the reserved byte take part in the table's hash: make them zero.
+constexpr uint16_t kMaxVlanId = 4094;  // 4095 is reserved (IEEE 802.1Q §9.6)
+
+// Unused address bytes and the reserved bytes take part in the table's hash: make them zero.
 FlowKey canonical(FlowKey k) noexcept {
   if (k.family == 4) {
     std::fill(k.local_addr.begin() + 4, k.local_addr.end(), 0);
     std::fill(k.remote_addr.begin() + 4, k.remote_addr.end(), 0);
   }
-  k.reserved = 0;
+  k.reserved = {};
   return k;
 }
 
@@ -129,6 +131,10 @@ struct Dataplane::Impl {
     }
     if (spec.key.family != 4 && spec.key.family != 6) {
       return make_error("the flow key's address family must be 4 or 6");
+    }
+    if (spec.key.vlan > kMaxVlanId) {
+      return make_error("the flow key's VLAN id " + std::to_string(spec.key.vlan) +
+                        " is out of range; use 0 for untagged or 1..4094");
     }
     if (port_info(spec.key.port_id) == nullptr) {
       return make_error("port " + std::to_string(spec.key.port_id) +

@@ -28,8 +28,8 @@ std::string IpAddress::to_string() const {
 }
 
 FlowKey make_flow_key(uint16_t port_id, const IpAddress& local, uint16_t local_port,
-                      const IpAddress& remote, uint16_t remote_port) noexcept {
-  FlowKey k{};  // no padding (40 bytes of fields), and every byte zero: the table hashes them
+                      const IpAddress& remote, uint16_t remote_port, uint16_t vlan) noexcept {
+  FlowKey k{};  // no padding (48 bytes of fields), and every byte zero: the table hashes them
   k.family = local.family;
   const std::size_t n = local.family == 6 ? 16 : 4;
   std::memcpy(k.local_addr.data(), local.bytes.data(), n);
@@ -37,6 +37,7 @@ FlowKey make_flow_key(uint16_t port_id, const IpAddress& local, uint16_t local_p
   k.local_port = local_port;
   k.remote_port = remote_port;
   k.port_id = port_id;
+  k.vlan = vlan;
   return k;
 }
 
@@ -57,6 +58,9 @@ std::string to_string(const FlowKey& key) {
     out.append(":").append(std::to_string(port));
   };
   out.append(std::to_string(key.port_id)).append(" ");
+  if (key.vlan != 0) {
+    out.append("vlan ").append(std::to_string(key.vlan)).append(" ");
+  }
   endpoint(local, key.local_port);
   out.append(" <- ");
   endpoint(remote, key.remote_port);

@@ -18,7 +18,8 @@
 
 namespace srtpgate::dp::detail {
 
-static_assert(sizeof(FlowKey) == 40 && alignof(FlowKey) == 8);
+static_assert(sizeof(FlowKey) == 48 && alignof(FlowKey) == 8);
+constexpr unsigned kKeyWords = sizeof(FlowKey) / 8;
 
 namespace {
 
@@ -30,7 +31,7 @@ uint64_t word(const FlowKey& k, unsigned i) noexcept {
 
 bool same_key(const FlowKey& a, const FlowKey& b) noexcept {
   uint64_t diff = 0;
-  for (unsigned i = 0; i < 5; ++i) {
+  for (unsigned i = 0; i < kKeyWords; ++i) {
     diff |= word(a, i) ^ word(b, i);
   }
   return diff == 0;
@@ -132,7 +133,7 @@ std::optional<KeyedFlowHash> KeyedFlowHash::random() noexcept {
 }
 
 // AES rounds keyed with the secret round keys, the way Go's runtime hashes map keys:
-// the key's 40 bytes are folded into the state 16 at a time, an AES round (SubBytes, a
+// the key's 48 bytes are folded into the state 16 at a time, an AES round (SubBytes, a
 // non-linear step) between them and two after the last. A seeded CRC32-C, used before, is
 // affine over GF(2): two keys collided under every seed if they collided under one, so anyone
 // choosing addresses and ports could compute keys for one probe run offline. Here which keys
@@ -149,7 +150,7 @@ __attribute__((target("aes"))) uint32_t KeyedFlowHash::operator()(
   x = _mm_aesenc_si128(x, round_key(1));
   x = _mm_xor_si128(x, _mm_loadu_si128(reinterpret_cast<const __m128i*>(k + 16)));
   x = _mm_aesenc_si128(x, round_key(2));
-  x = _mm_xor_si128(x, _mm_loadl_epi64(reinterpret_cast<const __m128i*>(k + 32)));
+  x = _mm_xor_si128(x, _mm_loadu_si128(reinterpret_cast<const __m128i*>(k + 32)));
   x = _mm_aesenc_si128(x, round_key(3));
   x = _mm_aesenc_si128(x, round_key(4));
   return static_cast<uint32_t>(_mm_cvtsi128_si32(x));

@@ -71,7 +71,7 @@ class FlowTable {
     FlowKey key;
     void* value;    // nullptr: the slot is empty
     uint32_t hash;  // of key; the slot's home is hash & mask_
-    uint32_t unused[3];
+    uint32_t unused;
   };
   static_assert(sizeof(Slot) == 64);
 

@@ -17,6 +17,7 @@ constexpr uint32_t kVlanTagLen = 4;
 constexpr uint16_t kEtherTypeIpv4 = 0x0800;
 constexpr uint16_t kEtherTypeArp = 0x0806;
 constexpr uint16_t kEtherTypeVlan = 0x8100;  // IEEE 802.1Q
+constexpr uint16_t kVlanIdMask = 0x0fff;
 constexpr uint16_t kEtherTypeIpv6 = 0x86dd;
 
 constexpr uint32_t kIpv4MinHeaderLen = 20;
@@ -174,7 +175,7 @@ void classify_frame_general(const uint8_t* frame, uint32_t len, uint16_t port_id
   out.l3_offset = kEthHeaderLen;
   out.payload_offset = 0;
   out.payload_len = 0;
-  // Zero the whole key (padding-free, 40 bytes) so unused address bytes and `reserved` are 0.
+  // Zero the whole key (padding-free, 48 bytes) so unused address bytes and `reserved` are 0.
   std::memset(static_cast<void*>(&out.key), 0, sizeof(out.key));
   out.key.port_id = port_id;
 
@@ -188,6 +189,7 @@ void classify_frame_general(const uint8_t* frame, uint32_t len, uint16_t port_id
       return set_drop(out, Drop::frame_malformed);
     }
     out.vlan_tci = load_be16(frame + 14);
+    out.key.vlan = out.vlan_tci & kVlanIdMask;  // IEEE 802.1Q §9.6: the VID; 0 is a priority tag
     ether_type = load_be16(frame + 16);
     l3 += kVlanTagLen;
     out.l3_offset = static_cast<uint8_t>(l3);

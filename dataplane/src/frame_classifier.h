@@ -33,7 +33,7 @@ struct ParsedFrame {
   uint8_t l3_offset;      // 14, or 18 with an 802.1Q tag
   uint16_t payload_offset;  // UDP payload, from the start of the frame
   uint16_t payload_len;     // UDP payload length as the UDP header gives it (validated)
-  FlowKey key;              // local = destination address/port; port_id set from the argument
+  FlowKey key;  // local = destination address/port; port_id from the argument; vlan the VID
   // `key` is filled as far as the frame was parsed, so drops can still be attributed: addresses
   // once the IP header is valid, ports once the UDP length is; the rest stays zero.
 };

@@ -131,6 +131,7 @@ class Harness {
     h.dst_addr.bytes = k.local_addr;
     h.src_port = k.remote_port;
     h.dst_port = k.local_port;
+    h.vlan_id = k.vlan;
     auto t = detail::build_egress_template(h, kPeerMac);
     EXPECT_TRUE(t) << t.message();
     rte_mbuf* m = rte_pktmbuf_alloc(pool_.get());

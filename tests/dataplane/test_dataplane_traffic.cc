@@ -422,6 +422,61 @@ TEST(DataplaneTraffic, PacketsLargerThanTheEgressMtuAreDroppedAndCounted) {
   EXPECT_EQ(h.dp().total_stats().dropped(), 2u);
 }
 
+// Two networks behind one trunk port may number their hosts alike: the same addresses and ports
+// on VLAN 100, on VLAN 200 and untagged are three flows, each leaving to its own next hop, and
+// a fourth VLAN with no flow of its own is no_session, not one of the others' traffic.
+TEST(DataplaneTraffic, TheSameAddressesOnTwoVlansAreTwoFlows) {
+  Harness h({});
+  ASSERT_TRUE(h.ok());
+  Rng rng(100);
+  const std::array<uint16_t, 3> vlans = {100, 200, 0};
+  std::vector<FlowSpec> specs;
+  for (std::size_t v = 0; v < vlans.size(); ++v) {
+    FlowSpec s;
+    s.key = h.key(5);
+    s.key.vlan = vlans[v];
+    s.action = Action::forward;
+    s.next_hop = h.next_hop(static_cast<unsigned>(v));  // a destination port per flow
+    const auto installed = h.dp().install(s);
+    ASSERT_TRUE(installed) << installed.message();
+    specs.push_back(s);
+  }
+  FlowKey stray = h.key(5);
+  stray.vlan = 300;
+  FlowKey out_of_range = h.key(5);
+  out_of_range.vlan = 4095;
+  FlowSpec bad = specs[0];
+  bad.key = out_of_range;
+  EXPECT_FALSE(h.dp().install(bad));
+
+  testutil::RtpShape shape;
+  shape.payload_len = 160;
+  std::vector<uint16_t> want_dst_port;
+  std::vector<Bytes> want_payload;
+  for (int i = 0; i < 12; ++i) {
+    const std::size_t v = static_cast<std::size_t>(i) % vlans.size();
+    want_payload.push_back(
+        testutil::build_rtp(rng, static_cast<uint32_t>(v + 1), static_cast<uint16_t>(i), 0, shape));
+    ASSERT_TRUE(h.send(specs[v].key, want_payload.back()));
+    want_dst_port.push_back(specs[v].next_hop.dst_port);
+  }
+  ASSERT_TRUE(h.send(stray, testutil::build_rtp(rng, 9, 0, 0, shape)));
+  h.run();
+  const auto out = h.collect();
+  ASSERT_EQ(out.size(), want_dst_port.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].frame.key.local_port, want_dst_port[i]) << i;  // the next hop's port
+    EXPECT_EQ(out[i].payload, want_payload[i]) << i;
+  }
+  for (const FlowSpec& s : specs) {
+    const auto fs = h.dp().flow_stats(s.key);
+    ASSERT_TRUE(fs);
+    EXPECT_EQ(fs->rx_packets, 4u) << s.key.vlan;
+    EXPECT_EQ(fs->tx_packets, 4u) << s.key.vlan;
+  }
+  EXPECT_EQ(h.dp().total_stats().drops[static_cast<std::size_t>(Drop::no_session)], 1u);
+}
+
 // The worker sends a burst as it is when all of it leaves by one port, and groups it by port
 // otherwise: packets of two flows with next hops on different ports, interleaved in one burst,
 // each leave by their own port, in order, counted per flow.

@@ -277,6 +277,7 @@ class ClassifyKinds : public ::testing::TestWithParam<std::tuple<int, bool>> {
     std::memset(static_cast<void*>(&k), 0, sizeof(k));
     k.family = static_cast<uint8_t>(s.ip_version);
     k.port_id = kPortId;
+    k.vlan = s.vlan ? s.tci & 0x0fff : 0;  // the VID, without the priority bits
     k.local_port = kDstPort;
     k.remote_port = kSrcPort;
     if (s.ip_version == 4) {
@@ -297,6 +298,20 @@ TEST_P(ClassifyKinds, Rtcp) { expect_udp(spec(rtcp_payload()), FrameKind::rtcp);
 TEST_P(ClassifyKinds, RtcpMinimal) { expect_udp(spec(rtp_payload(8, 201)), FrameKind::rtcp); }
 TEST_P(ClassifyKinds, Stun) { expect_udp(spec(stun_payload()), FrameKind::stun); }
 TEST_P(ClassifyKinds, Dtls) { expect_udp(spec(dtls_payload()), FrameKind::dtls); }
+
+// The flow key carries the tag's VLAN id without its priority bits; a priority tag (VID 0,
+// IEEE 802.1Q §9.6) is an untagged frame's key.
+TEST_P(ClassifyKinds, FlowKeyHasTheVlanIdAlone) {
+  for (const uint16_t tci : {0x0001, 0xe0c8, 0x0ffe, 0x6000}) {  // VID 1, 200 (PCP 7), 4094, 0
+    Spec s = spec(rtp_payload());
+    s.vlan = true;
+    s.tci = tci;
+    const ParsedFrame p = classify(build(s));
+    ASSERT_EQ(p.kind, FrameKind::rtp) << describe(p);
+    EXPECT_EQ(p.vlan_tci, tci);
+    EXPECT_EQ(p.key.vlan, tci & 0x0fff) << std::hex << tci;
+  }
+}
 
 TEST_P(ClassifyKinds, IcmpIsControl) {
   const Spec s = std::get<0>(GetParam()) == 4 ? spec(icmp_echo(), 1) : spec(icmpv6_echo(), 58);
@@ -631,7 +646,7 @@ TEST(ClassifyDrops, EachCaseHasExactlyItsReason) {
     EXPECT_EQ(p.kind, FrameKind::drop) << c.name << ": " << describe(p);
     EXPECT_EQ(p.drop, c.drop) << c.name << ": " << describe(p);
     EXPECT_EQ(p.key.port_id, kPortId) << c.name;
-    EXPECT_EQ(p.key.reserved, 0) << c.name;
+    EXPECT_EQ(p.key.reserved, decltype(p.key.reserved){}) << c.name;
   }
 }
 
@@ -808,7 +823,7 @@ TEST(ClassifyFuzz, FixedSeedMutations) {
 
     ASSERT_LE(static_cast<int>(p.kind), static_cast<int>(FrameKind::drop)) << i;
     ASSERT_EQ(p.key.port_id, kPortId) << i;
-    ASSERT_EQ(p.key.reserved, 0) << i;
+    ASSERT_EQ(p.key.reserved, decltype(p.key.reserved){}) << i;
     if (p.kind == FrameKind::drop) {
       ASSERT_LT(static_cast<size_t>(p.drop), kDropCount) << i;
       continue;

@@ -254,7 +254,7 @@ TEST_P(Rewrite, RoundTripThroughClassifier) {
     EXPECT_EQ(p.key.remote_port, 40000);
     EXPECT_EQ(p.key.local_addr, hop().dst_addr.bytes);
     EXPECT_EQ(p.key.remote_addr, hop().src_addr.bytes);
-    EXPECT_EQ(p.key.reserved, 0);
+    EXPECT_EQ(p.key.reserved, decltype(p.key.reserved){});
   }
 }
 

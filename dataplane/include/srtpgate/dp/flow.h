@@ -25,26 +25,30 @@ struct IpAddress {
   friend bool operator==(const IpAddress&, const IpAddress&) = default;
 };
 
-// The flow table's key: a UDP flow as its packets arrive on a port. `local` is our address and
-// port (the packet's destination), `remote` the sender's. Exactly 40 bytes with no padding
-// holes; build it with make_flow_key() so unused bytes are zero. 8-byte aligned because the
-// flow table hashes and compares it eight bytes at a time.
+// The flow table's key: a UDP flow as its packets arrive on a port and VLAN. `local` is our
+// address and port (the packet's destination), `remote` the sender's; `vlan` is the 802.1Q VLAN
+// id of the frames (0: untagged or priority-tagged), so the same addresses and ports on two
+// VLANs of one trunk port are two flows, as overlapping address plans of two networks need.
+// Exactly 48 bytes with no padding holes; build it with make_flow_key() so unused bytes are
+// zero. 8-byte aligned because the flow table hashes and compares it eight bytes at a time.
 struct alignas(8) FlowKey {
   std::array<uint8_t, 16> local_addr{};
   std::array<uint8_t, 16> remote_addr{};
   uint16_t local_port = 0;   // host byte order
   uint16_t remote_port = 0;  // host byte order
   uint16_t port_id = 0;      // the DPDK port the packets arrive on
+  uint16_t vlan = 0;         // 802.1Q VLAN id 1..4094, 0 when untagged
   uint8_t family = 4;        // 4 or 6
-  uint8_t reserved = 0;
+  std::array<uint8_t, 7> reserved{};
 
   friend bool operator==(const FlowKey&, const FlowKey&) = default;
 };
-static_assert(sizeof(FlowKey) == 40 && alignof(FlowKey) == 8);
+static_assert(sizeof(FlowKey) == 48 && alignof(FlowKey) == 8);
 
 FlowKey make_flow_key(uint16_t port_id, const IpAddress& local, uint16_t local_port,
-                      const IpAddress& remote, uint16_t remote_port) noexcept;
-std::string to_string(const FlowKey& key);  // "port 0 198.18.0.1:4000 <- 198.18.1.1:5000"
+                      const IpAddress& remote, uint16_t remote_port, uint16_t vlan = 0) noexcept;
+// "port 0 198.18.0.1:4000 <- 198.18.1.1:5000", with " vlan 100" after the port when tagged.
+std::string to_string(const FlowKey& key);
 
 // What a worker does with a flow's packets before forwarding them.
 enum class Action : uint8_t {
