@@ -110,6 +110,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
         "UDP payload runs past the frame");
   check(out.key.port_id == port_id, "flow key with the wrong port id");
   check(out.key.family == out.ip_version, "flow key family differs from the IP version");
+  check(out.key.vlan == (out.vlan_tci & 0x0fff), "flow key VLAN differs from the tag's VID");
   // A zero IPv4 checksum (none sent) stays, to cover that case as it came.
   if (out.ip_version == 6 || frame[out.payload_offset - 2] != 0 ||
       frame[out.payload_offset - 1] != 0) {
