@@ -82,6 +82,21 @@ TEST(Sdes, RejectsBadInputWithAReason) {
   EXPECT_FALSE(parse_sdes_key(Profile::aead_aes_128_gcm, good));
 }
 
+// A field after the key may be a second key given by mistake, in either field's place; the
+// messages reach logs and control answers, so they never quote it.
+TEST(Sdes, MessagesNeverQuoteAFieldThatMayBeAKey) {
+  const Profile p = Profile::aes_cm_128_hmac_sha1_80;
+  const std::string good = kRfc4568Key;
+  const std::string second = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk";
+  for (const std::string& bad :
+       {good + "|inline:" + second, good + "|" + second, good + "|2^20|inline:" + second,
+        good + "|2^20|" + second + ":4", good + "|" + second + ":1"}) {
+    auto k = parse_sdes_key(p, bad);
+    ASSERT_FALSE(k) << bad;
+    EXPECT_EQ(k.message().find(second.substr(0, 8)), std::string::npos) << k.message();
+  }
+}
+
 TEST(Secret, ConstantTimeEqualAndZeroize) {
   const uint8_t a[4] = {1, 2, 3, 4};
   const uint8_t b[4] = {1, 2, 3, 5};

@@ -10,6 +10,11 @@ namespace srtpgate::srtp {
 
 namespace {
 
+// Messages about the fields after the key never quote them: a field in the wrong place may be a
+// key itself ("inline:KEY1|inline:KEY2"), and these messages reach logs and control answers.
+constexpr const char* kBadLifetime =
+    "SDES key: bad lifetime field (want a packet count N or 2^N with N <= 63)";
+
 std::string len_error(std::string_view what, std::size_t want, std::size_t got, Profile p) {
   return std::string(what) + " must be " + std::to_string(want) + " bytes for " +
          std::string(name(p)) + ", got " + std::to_string(got);
@@ -110,13 +115,13 @@ Result<MasterKey> parse_sdes_key(Profile profile, std::string_view text) {
       if (field.substr(0, 2) == "2^") {
         auto exp = parse_decimal(field.substr(2));
         if (!exp || *exp > 63) {
-          return make_error("SDES key: bad lifetime '" + std::string(field) + "'");
+          return make_error(kBadLifetime);
         }
         lifetime = uint64_t{1} << *exp;
       } else {
         auto v = parse_decimal(field);
         if (!v) {
-          return make_error("SDES key: bad lifetime '" + std::string(field) + "'");
+          return make_error(kBadLifetime);
         }
         lifetime = *v;
       }
@@ -128,9 +133,8 @@ Result<MasterKey> parse_sdes_key(Profile profile, std::string_view text) {
       auto mki_value = parse_decimal(field.substr(0, colon));
       auto mki_len = parse_decimal(field.substr(colon + 1));
       if (!mki_value || !mki_len || *mki_len < 1 || *mki_len > kMaxMkiLen) {
-        return make_error("SDES key: bad MKI '" + std::string(field) +
-                          "' (want VALUE:LENGTH with LENGTH 1.." + std::to_string(kMaxMkiLen) +
-                          ")");
+        return make_error("SDES key: bad MKI field (want VALUE:LENGTH with LENGTH 1.." +
+                          std::to_string(kMaxMkiLen) + ")");
       }
       if (*mki_len < 8 && (*mki_value >> (8 * *mki_len)) != 0) {
         return make_error("SDES key: MKI value " + std::to_string(*mki_value) +
