@@ -1,9 +1,14 @@
 #include "key_options.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 
+#include "srtpgate/secret.h"
 #include "text.h"
 
 namespace srtpgate::app {
@@ -66,7 +71,149 @@ Result<void> parse_endpoint(std::string_view s, std::optional<IpAddress>& addr,
   return {};
 }
 
+// The text of a --key-file. Its buffer is allocated once at full size, so no reallocation leaves
+// a copy behind, and it is wiped before it is freed.
+class KeyText {
+ public:
+  KeyText() = default;
+  KeyText(const KeyText&) = delete;
+  KeyText& operator=(const KeyText&) = delete;
+  ~KeyText() { secure_zero(buf_.data(), buf_.size()); }
+
+  std::span<char> allocate(std::size_t n) {
+    secure_zero(buf_.data(), buf_.size());
+    buf_ = std::vector<char>(n);
+    return buf_;
+  }
+
+ private:
+  std::vector<char> buf_;
+};
+
+// Reads the key-params line of a --key-file into `text` and returns it without its line end.
+// Messages name the option and the path, never what the file holds.
+Result<std::string_view> read_key_file(std::string_view path, const std::string& label,
+                                       KeyText& text) {
+  const bool from_stdin = path == "-";
+  const std::string shown = from_stdin ? std::string("stdin") : quoted(path);
+  // O_NOCTTY: PATH may be a terminal, which must not become our controlling one.
+  const int fd = from_stdin ? STDIN_FILENO
+                            : ::open(std::string(path).c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    return make_error(cat(label, ": cannot read ", shown, ": ", std::strerror(errno)));
+  }
+  // One byte more than allowed tells a file of exactly kMaxKeyFileSize from a larger one. A pipe
+  // may return the text in pieces: read until end of file or the buffer is full.
+  const std::span<char> buf = text.allocate(kMaxKeyFileSize + 1);
+  std::size_t n = 0;
+  int read_errno = 0;
+  while (n < buf.size()) {
+    const ssize_t r = ::read(fd, buf.data() + n, buf.size() - n);
+    if (r < 0 && errno == EINTR) {
+      continue;
+    }
+    if (r < 0) {
+      read_errno = errno;
+      break;
+    }
+    if (r == 0) {
+      break;
+    }
+    n += static_cast<std::size_t>(r);
+  }
+  if (!from_stdin) {
+    ::close(fd);
+  }
+  if (read_errno != 0) {
+    return make_error(cat(label, ": cannot read ", shown, ": ", std::strerror(read_errno)));
+  }
+  if (n > kMaxKeyFileSize) {
+    return make_error(cat(label, ": ", shown, " is larger than ", std::to_string(kMaxKeyFileSize),
+                          " bytes; a key file holds one line of key-params"));
+  }
+  std::string_view line(buf.data(), n);
+  if (line.ends_with('\n')) {
+    line.remove_suffix(1);
+    if (line.ends_with('\r')) {
+      line.remove_suffix(1);
+    }
+  }
+  if (line.empty()) {
+    return make_error(cat(label, ": ", shown, " is empty; it must hold one line of key-params"));
+  }
+  if (line.find('\n') != std::string_view::npos) {
+    return make_error(
+        cat(label, ": ", shown, " holds more than one line; give each key its own --key-file"));
+  }
+  return line;
+}
+
+// A --key or --key-file with the profile and scope given before it, kept until every argument
+// is checked.
+struct KeyArg {
+  srtp::Profile profile;
+  std::string_view value;  // the key-params of --key, the path of --key-file
+  bool from_file;
+  std::optional<uint32_t> ssrc;
+  std::optional<FlowPattern> flow;
+  int ordinal;
+};
+
+// Reads and parses one key, then adds it to `scoped` or `default_key`, or to the session of an
+// earlier key of the same scope.
+Result<void> add_key(const KeyArg& arg, std::vector<KeySpec>& scoped,
+                     std::optional<KeySpec>& default_key) {
+  KeySpec spec;
+  spec.profile = arg.profile;
+  spec.ssrc = arg.ssrc;
+  spec.flow = arg.flow;
+  spec.ordinal = arg.ordinal;
+  spec.from_file = arg.from_file;
+  const std::string label = spec.label();
+  KeyText text;
+  std::string_view params = arg.value;
+  if (arg.from_file) {
+    auto line = read_key_file(arg.value, label, text);
+    if (!line) {
+      return line.error();
+    }
+    params = *line;
+  }
+  auto key = srtp::parse_sdes_key(arg.profile, params);
+  if (!key) {
+    return make_error(cat(label, " (", std::string(srtp::name(arg.profile)),
+                          "): ", key.message()));  // it never quotes the text (lib/)
+  }
+  spec.key = std::move(*key);
+  KeySpec* same_scope = default_key && !spec.scoped() ? &*default_key : nullptr;
+  for (KeySpec& k : scoped) {
+    if (spec.scoped() && k.ssrc == spec.ssrc && k.flow == spec.flow) {
+      same_scope = &k;
+    }
+  }
+  if (same_scope == nullptr) {
+    if (spec.scoped()) {
+      scoped.push_back(std::move(spec));
+    } else {
+      default_key = std::move(spec);
+    }
+  } else if (same_scope->key.mki.empty() || spec.key.mki.empty() ||
+             same_scope->profile != spec.profile) {
+    return make_error(cat(label, " has the same scope as ", same_scope->label(),
+                          spec.scoped() ? "" : " (no --ssrc or --flow)",
+                          "; scope them apart, or give both an MKI (inline:KEY|MKI:LEN) and "
+                          "one profile to make them master keys of one session"));
+  } else {
+    same_scope->more_keys.push_back(std::move(spec.key));
+  }
+  return {};
+}
+
 }  // namespace
+
+std::string KeySpec::label() const {
+  return cat(from_file ? "--key-file #" : "--key #", std::to_string(ordinal));
+}
 
 std::optional<uint32_t> parse_ssrc(std::string_view s) noexcept {
   int base = 10;
@@ -108,7 +255,8 @@ std::string usage(std::string_view program) {
   const std::string p(program);
   return cat(
       "Usage: ", p, " decrypt|encrypt KEYS... [OPTIONS] IN OUT\n",
-      "  KEYS: --profile NAME [--ssrc N] [--flow SRC:PORT-DST:PORT] --key KEY, repeated\n"
+      "  KEYS: --profile NAME [--ssrc N] [--flow SRC:PORT-DST:PORT] --key KEY, repeated;\n"
+      "        --key-file PATH may stand for any --key KEY\n"
       "\n"
       "Decrypts an SRTP/SRTCP capture into plain RTP/RTCP that Wireshark plays, or encrypts plain\n"
       "RTP/RTCP. IN is pcap or pcapng: Ethernet (at most one VLAN tag), Linux cooked SLL/SLL2 or\n"
@@ -124,7 +272,12 @@ std::string usage(std::string_view program) {
       "                   AEAD_AES_256_GCM (or the DTLS-SRTP names, SRTP_AES128_CM_...).\n"
       "                   Applies to every --key after it, until the next --profile.\n"
       "  --key KEY        RFC 4568 key-params: inline:BASE64(key||salt)[|LIFETIME][|MKI:LEN].\n"
-      "                   Each --key is one SRTP session (up to 1024 SSRCs).\n"
+      "                   Each --key is one SRTP session (up to 1024 SSRCs). Any local user\n"
+      "                   can read a command line (ps, /proc): prefer --key-file for real keys.\n"
+      "  --key-file PATH  The same as --key, KEY read from PATH: one line (one final LF or CRLF\n"
+      "                   is dropped), at most 4096 bytes. PATH may be a pipe, as in\n"
+      "                   --key-file <(vault read ...), or \"-\" for stdin when IN is not \"-\".\n"
+      "                   It counts as a --key in the numbering (#N in messages) and the rules.\n"
       "  --ssrc N         Scopes the NEXT --key to packets of this SSRC (the RTP SSRC, or the\n"
       "                   sender SSRC of an RTCP packet). Decimal or 0x hex.\n"
       "  --flow SRC:PORT-DST:PORT\n"
@@ -154,7 +307,7 @@ std::string usage(std::string_view program) {
       p,
       " decrypt --profile AES_CM_128_HMAC_SHA1_80 \\\n"
       "      --ssrc 0x1234abcd --key inline:KEY1 \\\n"
-      "      --flow 198.18.0.1:*-198.18.0.2:5004 --key inline:KEY2 call.pcapng call-rtp.pcap\n");
+      "      --flow 198.18.0.1:*-198.18.0.2:5004 --key-file call2.key call.pcapng call-rtp.pcap\n");
 }
 
 Result<Options> parse_options(std::span<const char* const> args) {
@@ -162,10 +315,12 @@ Result<Options> parse_options(std::span<const char* const> args) {
   std::optional<srtp::Profile> profile;
   std::optional<uint32_t> pending_ssrc;
   std::optional<FlowPattern> pending_flow;
-  std::vector<std::string> positional;
+  // Views into `args`, not copies: a word out of place may be a key.
+  std::vector<std::string_view> positional;
   std::vector<std::size_t> positional_at;  // their argument numbers, for messages
+  std::vector<KeyArg> key_args;
   int key_ordinal = 0;
-  std::optional<KeySpec> default_key;
+  int stdin_key = 0;  // the ordinal of --key-file -
 
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string_view arg = args[i] != nullptr ? args[i] : "";
@@ -232,51 +387,27 @@ Result<Options> parse_options(std::span<const char* const> args) {
         return f.error();
       }
       pending_flow = *f;
-    } else if (arg == "--key") {
+    } else if (arg == "--key" || arg == "--key-file") {
       auto v = take_value();
       if (!v) {
         return v.error();
       }
       ++key_ordinal;
+      const bool from_file = arg == "--key-file";
+      const std::string label = cat(arg, " #", std::to_string(key_ordinal));
       if (!profile) {
-        return make_error(cat("--key #", std::to_string(key_ordinal),
-                              " comes before any --profile; put --profile NAME first"));
+        return make_error(cat(label, " comes before any --profile; put --profile NAME first"));
       }
-      auto key = srtp::parse_sdes_key(*profile, *v);
-      if (!key) {
-        return make_error(cat("--key #", std::to_string(key_ordinal), " (",
-                              std::string(srtp::name(*profile)), "): ", key.message()));
+      if (from_file && *v == "-") {
+        if (stdin_key != 0) {
+          return make_error(cat(label, " and --key-file #", std::to_string(stdin_key),
+                                " both read stdin ('-'); stdin holds one key"));
+        }
+        stdin_key = key_ordinal;
       }
-      KeySpec spec;
-      spec.profile = *profile;
-      spec.key = std::move(*key);
-      spec.ssrc = pending_ssrc;
-      spec.flow = pending_flow;
-      spec.ordinal = key_ordinal;
+      key_args.push_back({*profile, *v, from_file, pending_ssrc, pending_flow, key_ordinal});
       pending_ssrc.reset();
       pending_flow.reset();
-      KeySpec* same_scope = default_key && !spec.scoped() ? &*default_key : nullptr;
-      for (KeySpec& k : o.keys) {
-        if (spec.scoped() && k.ssrc == spec.ssrc && k.flow == spec.flow) {
-          same_scope = &k;
-        }
-      }
-      if (same_scope == nullptr) {
-        if (spec.scoped()) {
-          o.keys.push_back(std::move(spec));
-        } else {
-          default_key = std::move(spec);
-        }
-      } else if (same_scope->key.mki.empty() || spec.key.mki.empty() ||
-                 same_scope->profile != spec.profile) {
-        return make_error(cat("--key #", std::to_string(key_ordinal),
-                              " has the same scope as --key #", std::to_string(same_scope->ordinal),
-                              spec.scoped() ? "" : " (no --ssrc or --flow)",
-                              "; scope them apart, or give both an MKI (inline:KEY|MKI:LEN) and "
-                              "one profile to make them master keys of one session"));
-      } else {
-        same_scope->more_keys.push_back(std::move(spec.key));
-      }
     } else if (arg == "--keep-failed") {
       o.keep_failed = true;
     } else if (arg == "--backend") {
@@ -321,7 +452,18 @@ Result<Options> parse_options(std::span<const char* const> args) {
   o.in_path = positional[1];
   o.out_path = positional[2];
   if (key_ordinal == 0) {
-    return make_error("no --key given");
+    return make_error("no --key or --key-file given");
+  }
+  if (stdin_key != 0 && o.in_path == "-") {
+    return make_error(cat("--key-file #", std::to_string(stdin_key),
+                          " reads stdin ('-'), and so does IN '-'; put the key in a file or a "
+                          "pipe, as in --key-file <(command)"));
+  }
+  std::optional<KeySpec> default_key;
+  for (const KeyArg& k : key_args) {
+    if (auto r = add_key(k, o.keys, default_key); !r) {
+      return r.error();
+    }
   }
   if (default_key) {
     o.keys.push_back(std::move(*default_key));

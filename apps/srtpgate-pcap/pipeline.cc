@@ -233,12 +233,11 @@ Result<Summary> process_capture(const Options& options) {
     config.allow_repeat_tx = true;
     auto session = srtp::Session::create(*engine, config, k.key);
     if (!session) {
-      return make_error(cat("--key #", std::to_string(k.ordinal), ": ", session.message()));
+      return make_error(cat(k.label(), ": ", session.message()));
     }
     for (const srtp::MasterKey& more : k.more_keys) {
       if (auto r = (*session)->add_key(more); !r) {
-        return make_error(
-            cat("--key #", std::to_string(k.ordinal), " (extra MKI key): ", r.message()));
+        return make_error(cat(k.label(), " (extra MKI key): ", r.message()));
       }
     }
     sessions.push_back(std::move(*session));

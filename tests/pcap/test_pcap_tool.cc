@@ -1,12 +1,19 @@
 // srtpgate-pcap pieces: checksums, hostile frames, option rules, encrypt/decrypt round trips
-// over synthetic captures (VLAN, IPv6, Linux cooked SLL/SLL2, raw IP) written with libpcap, and
-// the command line's exit statuses and messages on bad input and failing output.
+// over synthetic captures (VLAN, IPv6, Linux cooked SLL/SLL2, raw IP) written with libpcap, the
+// command line's exit statuses and messages on bad input and failing output, and keys read from
+// files, pipes and stdin (--key-file) against the bundled ffmpeg capture.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -14,6 +21,7 @@
 #include <iterator>
 #include <random>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -1257,11 +1265,34 @@ TEST(KeyOptions, FlagsTakeNoValue) {
   EXPECT_TRUE(o->keep_failed);
 }
 
+// Writes a file of exactly these bytes.
+std::string write_key_file(const TempDir& dir, const std::string& name, std::string_view text) {
+  std::string path = dir.file(name);
+  write_file(path, Bytes(text.begin(), text.end()));
+  return path;
+}
+
 TEST(KeyOptions, MessagesNeverRepeatAKey) {
   const char* p = "AES_CM_128_HMAC_SHA1_80";
   const std::string bare = std::string(kKey128).substr(7);  // the base64 without "inline:"
   const std::string flow_key = std::string("1.2.3.4:5-*:") + kKey128;
   const std::string keep_key = std::string("--keep-failed=") + kKey128;
+  const std::string key = kKey128;
+  // Key files that hold a key and something wrong: no message may show what the file holds.
+  TempDir dir;
+  const auto file = [&](const std::string& name, const std::string& text) {
+    return write_key_file(dir, name, text);
+  };
+  const std::string two_lines = file("two-lines", key + "\n" + key + "\n");
+  const std::string two_keys = file("two-keys", key + "|" + key + "\n");
+  const std::string bare_second = file("bare-second", key + "|" + bare + "\n");
+  const std::string big = file("big", key + std::string(kMaxKeyFileSize, '='));
+  const std::string spaces = file("spaces", "  " + key + "  \n");
+  const std::string aead = file("aead", key + "\n");
+  const auto shows_key = [&](const std::string& message) {
+    return message.find(bare.substr(0, 8)) != std::string::npos ||
+           message.find(bare.substr(bare.size() - 8)) != std::string::npos;
+  };
   const std::vector<std::vector<std::string>> mistakes = {
       {"--profile", p, kKey128, "decrypt", "a", "b"},  // --key left out: the key is the "mode"
       {bare, "--profile", p, "--key", kKey128, "a", "b"},
@@ -1272,6 +1303,18 @@ TEST(KeyOptions, MessagesNeverRepeatAKey) {
       {"decrypt", "--profile", p, "--key", kKey128, "--backend", bare, "a", "b"},
       {"decrypt", "--profile", p, "--key", kKey128, keep_key, "a", "b"},
       {"decrypt", "--profile", p, "--key", kKey128, std::string("-") + bare, "a", "b"},
+      // The same through --key and --key-file.
+      {"decrypt", "--profile", p, "--key", key + "|" + key, "a", "b"},
+      {"decrypt", "--profile", p, "--key", key + "|" + bare, "a", "b"},
+      {"decrypt", "--profile", p, "--key-file", kKey128, "a", "b"},  // the key in place of PATH
+      {"decrypt", "--profile", p, std::string("--key-file=") + kKey128, "a", "b"},
+      {"decrypt", "--profile", p, "--key-file", two_lines, "a", "b"},
+      {"decrypt", "--profile", p, "--key-file", two_keys, "a", "b"},
+      {"decrypt", "--profile", p, "--key-file", bare_second, "a", "b"},
+      {"decrypt", "--profile", p, "--key-file", big, "a", "b"},
+      {"decrypt", "--profile", p, "--key-file", spaces, "a", "b"},
+      {"decrypt", "--profile", "AEAD_AES_256_GCM", "--key-file", aead, "a", "b"},
+      {"decrypt", "--profile", p, "--key-file", aead, "--key-file", aead, "a", "b"},
   };
   for (const auto& m : mistakes) {
     std::vector<const char*> a;
@@ -1279,16 +1322,16 @@ TEST(KeyOptions, MessagesNeverRepeatAKey) {
       a.push_back(s.c_str());
     }
     auto o = parse(a);
-    ASSERT_FALSE(o.ok()) << m[2];
-    EXPECT_EQ(o.message().find(bare.substr(0, 8)), std::string::npos) << o.message();
+    ASSERT_FALSE(o.ok()) << m[2] << " " << m[3];
+    EXPECT_FALSE(shows_key(o.message())) << o.message();
     const CliRun r = run_cli_captured(m);
     EXPECT_EQ(r.status, kExitUsage) << r.err;
-    EXPECT_EQ(r.err.find(bare.substr(0, 8)), std::string::npos) << r.err;
+    EXPECT_FALSE(shows_key(r.err)) << r.err;
   }
   // A key in place of IN is not repeated by the I/O error either.
   const CliRun r = run_cli_captured({"decrypt", "--profile", p, "--key", kKey128, kKey128, "b"});
   EXPECT_EQ(r.status, kExitIo) << r.err;
-  EXPECT_EQ(r.err.find(bare.substr(0, 8)), std::string::npos) << r.err;
+  EXPECT_FALSE(shows_key(r.err)) << r.err;
   // What cannot be a key is still shown, so the message says what was wrong.
   EXPECT_NE(parse({"shred", "--profile", p, "--key", kKey128, "a", "b"}).message().find("'shred'"),
             std::string::npos);
@@ -1296,10 +1339,246 @@ TEST(KeyOptions, MessagesNeverRepeatAKey) {
                 .message()
                 .find("'AES_CM_999'"),
             std::string::npos);
+  const std::string lifetime = key + "|2^99";
+  EXPECT_NE(parse({"decrypt", "--profile", p, "--key", lifetime.c_str(), "a", "b"})
+                .message()
+                .find("bad lifetime"),
+            std::string::npos);
   EXPECT_FALSE(may_be_key("/tmp/captures/call-2024-06-07.pcapng"));
   EXPECT_FALSE(may_be_key("decrpyt"));
   EXPECT_TRUE(may_be_key("INLINE:short"));
   EXPECT_TRUE(may_be_key(bare));
+}
+
+// --- Keys from files, pipes and stdin (--key-file) ------------------------------------------
+
+// tests/data/sample-srtp.pcap: SRTP from ffmpeg's own implementation, and its key
+// (tests/data/README.md).
+constexpr const char* kSample = SRTPGATE_PCAP_SAMPLE;
+constexpr const char* kSampleKey = "inline:VNtPRH10gRr5HvSPx2AFa0/dDq/yMLi8dHaAlaNY";
+
+std::vector<std::string> decrypt_sample(const std::string& key_option, const std::string& value,
+                                        const std::string& out) {
+  return {"decrypt", "--profile", "AES_CM_128_HMAC_SHA1_80", key_option, value, kSample, out};
+}
+
+TEST(KeyFile, DecryptsAndEncryptsLikeKeyWhateverTheLineEnd) {
+  TempDir dir;
+  const CliRun by_key = run_cli_captured(decrypt_sample("--key", kSampleKey, dir.file("k.pcap")));
+  ASSERT_EQ(by_key.status, kExitOk) << by_key.err;
+  ASSERT_NE(by_key.err.find("rtp decrypted ok: 100\n"), std::string::npos) << by_key.err;
+  const Bytes want = read_file(dir.file("k.pcap"));
+  for (const char* end : {"\n", "\r\n", ""}) {
+    const std::string path = write_key_file(dir, "sample.key", std::string(kSampleKey) + end);
+    const std::string out = dir.file("f.pcap");
+    const CliRun r = run_cli_captured(decrypt_sample("--key-file", path, out));
+    EXPECT_EQ(r.status, kExitOk) << r.err;
+    EXPECT_EQ(r.err, by_key.err) << "the same summary";
+    EXPECT_EQ(read_file(out), want);
+  }
+
+  // Encrypting gives the same bytes too; --key-file=PATH works like --key=KEY.
+  std::vector<Record> plain;
+  for (uint16_t i = 0; i < 10; ++i) {
+    plain.push_back({{i, 0}, make_frame(FrameSpec{}, make_rtp(kSsrcA, i, 100)), 0});
+  }
+  write_capture(dir.file("plain.pcap"), DLT_EN10MB, plain);
+  const std::string path = write_key_file(dir, "a.key", std::string(kKeyA) + "\r\n");
+  auto s = run_tool(encrypt_args(dir.file("plain.pcap"), dir.file("by-key.pcap")));
+  ASSERT_TRUE(s.ok()) << s.message();
+  s = run_tool({"encrypt", "--profile", "AES_CM_128_HMAC_SHA1_80", "--key-file=" + path,
+                dir.file("plain.pcap"), dir.file("by-file.pcap")});
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(s->rtp_ok, 10u);
+  EXPECT_EQ(read_file(dir.file("by-file.pcap")), read_file(dir.file("by-key.pcap")));
+}
+
+TEST(KeyFile, TakesTheScopeBeforeItAndCountsAsAKey) {
+  TempDir dir;
+  const char* p = "AES_CM_128_HMAC_SHA1_80";
+  const std::string a = write_key_file(dir, "a.key", std::string(kKeyA) + "\n");
+  auto o = parse({"decrypt", "--profile", p, "--key", kKey128, "--ssrc", "0x11111111", "--key-file",
+                  a.c_str(), "--flow", "1.2.3.4:*-*:5004", "--key-file", a.c_str(), "x", "y"});
+  ASSERT_TRUE(o.ok()) << o.message();
+  ASSERT_EQ(o->keys.size(), 3u);
+  EXPECT_EQ(o->keys[0].ssrc, kSsrcA);
+  EXPECT_FALSE(o->keys[0].flow.has_value());
+  EXPECT_EQ(o->keys[0].ordinal, 2);
+  EXPECT_EQ(o->keys[0].label(), "--key-file #2");
+  EXPECT_EQ(srtp::format_sdes_key(o->keys[0].key), kKeyA) << "the file's key";
+  EXPECT_FALSE(o->keys[1].ssrc.has_value());
+  EXPECT_TRUE(o->keys[1].flow.has_value());
+  EXPECT_EQ(o->keys[1].ordinal, 3);
+  EXPECT_FALSE(o->keys[2].scoped());
+  EXPECT_EQ(o->keys[2].label(), "--key #1");
+
+  // The rules for several keys of one scope: MKIs make them one session, else an error.
+  const std::string mki1 = write_key_file(dir, "mki1.key", std::string(kKeyA) + "|1:4\n");
+  const std::string k2 = std::string(kKey128) + "|2:4";
+  o = parse({"decrypt", "--profile", p, "--key-file", mki1.c_str(), "--key", k2.c_str(), "x", "y"});
+  ASSERT_TRUE(o.ok()) << o.message();
+  ASSERT_EQ(o->keys.size(), 1u);
+  EXPECT_EQ(o->keys[0].more_keys.size(), 1u);
+  o = parse({"decrypt", "--profile", p, "--key", kKey128, "--key-file", mki1.c_str(), "x", "y"});
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(o.message().find("--key-file #2 has the same scope as --key #1"), std::string::npos)
+      << o.message();
+  o = parse({"decrypt", "--key-file", a.c_str(), "x", "y"});
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(o.message().find("--key-file #1 comes before any --profile"), std::string::npos)
+      << o.message();
+
+  // Through a capture: SSRC A is encrypted with kKeyA, everything else with kKey128.
+  std::vector<Record> plain;
+  for (uint16_t i = 0; i < 20; ++i) {
+    plain.push_back({{i, 0}, make_frame(FrameSpec{}, make_rtp(i % 2 ? kSsrcA : kSsrcB, i, 60)), 0});
+  }
+  write_capture(dir.file("plain.pcap"), DLT_EN10MB, plain);
+  const std::string ssrc_a = std::to_string(kSsrcA);
+  auto s = run_tool({"encrypt", "--profile", p, "--ssrc", ssrc_a, "--key", kKeyA, "--key", kKey128,
+                     dir.file("plain.pcap"), dir.file("srtp.pcap")});
+  ASSERT_TRUE(s.ok()) << s.message();
+  s = run_tool({"decrypt", "--profile", p, "--ssrc", ssrc_a, "--key-file", a, "--key", kKey128,
+                dir.file("srtp.pcap"), dir.file("out.pcap")});
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(s->rtp_ok, 20u);
+  EXPECT_EQ(s->failed_total(), 0u);
+  ASSERT_EQ(s->per_key.size(), 2u);
+  EXPECT_EQ(s->per_key[0].rtp_ok, 10u) << "the scoped --key-file decrypted SSRC A";
+  const auto out = read_capture(dir.file("out.pcap"));
+  ASSERT_EQ(out.size(), plain.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].bytes, plain[i].bytes) << i;
+  }
+}
+
+TEST(KeyFile, RefusalsExitTwoAndNameTheOption) {
+  TempDir dir;
+  const std::string key = kKey128;
+  const std::string bare = key.substr(7);
+  const std::string missing = dir.file("missing.key");
+  const std::string empty = write_key_file(dir, "empty.key", "");
+  const std::string newline = write_key_file(dir, "newline.key", "\r\n");
+  const std::string two = write_key_file(dir, "two.key", key + "\n" + key + "\n");
+  const std::string blank_after = write_key_file(dir, "blank-after.key", key + "\n\n");
+  // A valid key-params line of exactly kMaxKeyFileSize bytes, its LF included (a lifetime of 1
+  // with leading zeros), and the same with one byte more.
+  const std::string head = key + "|";
+  const std::string tail = "1|1:4\n";
+  const std::string zeros(kMaxKeyFileSize - head.size() - tail.size(), '0');
+  const std::string at_limit = write_key_file(dir, "4096.key", head + zeros + tail);
+  const std::string over = write_key_file(dir, "4097.key", head + "0" + zeros + tail);
+  ASSERT_EQ(std::filesystem::file_size(at_limit), kMaxKeyFileSize);
+  const char* p = "AES_CM_128_HMAC_SHA1_80";
+  auto o = parse({"decrypt", "--profile", p, "--key-file", at_limit.c_str(), "x", "y"});
+  ASSERT_TRUE(o.ok()) << o.message();
+  EXPECT_EQ(o->keys[0].key.lifetime, 1u);
+
+  struct Refusal {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const auto with_key = [&](const std::string& path, const std::string& in = "in.pcap") {
+    std::vector<std::string> args = {"decrypt", "--profile", p, "--key", key, "--ssrc", "7"};
+    args.insert(args.end(), {"--key-file", path, in, "out.pcap"});
+    return args;
+  };
+  const std::vector<Refusal> refusals = {
+      {with_key(missing), "--key-file #2: cannot read '" + missing + "': " + std::strerror(ENOENT)},
+      {with_key(dir.path),
+       "--key-file #2: cannot read '" + dir.path + "': " + std::strerror(EISDIR)},
+      {with_key(empty), "--key-file #2: '" + empty + "' is empty"},
+      {with_key(newline), "--key-file #2: '" + newline + "' is empty"},
+      {with_key(two), "--key-file #2: '" + two + "' holds more than one line"},
+      {with_key(blank_after), "--key-file #2: '" + blank_after + "' holds more than one line"},
+      {with_key(over), "--key-file #2: '" + over + "' is larger than 4096 bytes"},
+      {with_key("-", "-"), "--key-file #2 reads stdin ('-'), and so does IN '-'"},
+      {{"decrypt", "--profile", p, "--key-file", "-", "--ssrc", "1", "--key-file", "-", "a", "b"},
+       "--key-file #2 and --key-file #1 both read stdin"},
+      {{"decrypt", "--profile", "AEAD_AES_256_GCM", "--key-file", two, "a", "b"},
+       "--key-file #1: '" + two + "' holds more than one line"},
+      {{"decrypt", "--profile", "AEAD_AES_256_GCM", "--key-file", at_limit, "a", "b"},
+       "--key-file #1 (AEAD_AES_256_GCM): SDES key"},
+  };
+  for (const Refusal& r : refusals) {
+    const CliRun run = run_cli_captured(r.args);
+    EXPECT_EQ(run.status, kExitUsage) << run.err;
+    EXPECT_NE(run.err.find(r.says), std::string::npos) << run.err;
+    EXPECT_EQ(run.err.find(bare.substr(0, 8)), std::string::npos) << run.err;
+  }
+}
+
+// Writes `text` into a pipe or FIFO in two parts, as a slow `vault read` would, the second only
+// once the reader has taken the first: a reader that stops after one read(2) gets half a key.
+std::thread write_slowly(int fd, std::string text) {
+  return std::thread([fd, text = std::move(text)] {
+    // A reader that gave up early closed its end: a failed write, not a SIGPIPE that kills the
+    // whole test binary (a signal blocked in a thread that exits is dropped).
+    sigset_t pipe_signal;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
+    const std::size_t half = text.size() / 2;
+    EXPECT_EQ(::write(fd, text.data(), half), static_cast<ssize_t>(half));
+    int unread = 0;
+    for (int i = 0; i < 5000 && ::ioctl(fd, FIONREAD, &unread) == 0 && unread > 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(unread, 0) << "the reader did not read the first part";
+    EXPECT_EQ(::write(fd, text.data() + half, text.size() - half),
+              static_cast<ssize_t>(text.size() - half));
+    ::close(fd);
+  });
+}
+
+TEST(KeyFile, ReadsPipesFifosAndStdin) {
+  TempDir dir;
+  const CliRun by_key = run_cli_captured(decrypt_sample("--key", kSampleKey, dir.file("k.pcap")));
+  ASSERT_EQ(by_key.status, kExitOk) << by_key.err;
+
+  // A pipe as /dev/fd/N: what the shell gives for --key-file <(vault read ...).
+  std::array<int, 2> fds{};
+  ASSERT_EQ(::pipe2(fds.data(), O_CLOEXEC), 0);
+  std::thread writer = write_slowly(fds[1], std::string(kSampleKey) + "\n");
+  const CliRun r = run_cli_captured(
+      decrypt_sample("--key-file", "/dev/fd/" + std::to_string(fds[0]), dir.file("p.pcap")));
+  writer.join();
+  ::close(fds[0]);
+  EXPECT_EQ(r.status, kExitOk) << r.err;
+  EXPECT_EQ(read_file(dir.file("p.pcap")), read_file(dir.file("k.pcap")));
+
+  // A named pipe.
+  const std::string fifo = dir.file("key.fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  std::thread fifo_writer([&fifo] {
+    const int fd = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    write_slowly(fd, std::string(kKeyA) + "\r\n").join();
+  });
+  auto o = parse(
+      {"decrypt", "--profile", "AES_CM_128_HMAC_SHA1_80", "--key-file", fifo.c_str(), "x", "y"});
+  // Should the parser not have opened the FIFO, the writer still waits for a reader in open(2).
+  const int unblock = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  fifo_writer.join();
+  ::close(unblock);
+  ASSERT_TRUE(o.ok()) << o.message();
+  EXPECT_EQ(srtp::format_sdes_key(o->keys[0].key), kKeyA);
+
+  // "-": stdin, which stays open for whoever reads it next.
+  ASSERT_EQ(::pipe2(fds.data(), O_CLOEXEC), 0);
+  const int saved_stdin = ::dup(STDIN_FILENO);
+  ASSERT_GE(saved_stdin, 0);
+  ASSERT_EQ(::dup2(fds[0], STDIN_FILENO), STDIN_FILENO);
+  ::close(fds[0]);
+  writer = write_slowly(fds[1], std::string(kKeyA) + "\n");
+  o = parse({"decrypt", "--profile", "AES_CM_128_HMAC_SHA1_80", "--key-file", "-", "x", "y"});
+  writer.join();
+  const bool stdin_open = ::fcntl(STDIN_FILENO, F_GETFD) != -1;
+  ::dup2(saved_stdin, STDIN_FILENO);
+  ::close(saved_stdin);
+  ASSERT_TRUE(o.ok()) << o.message();
+  EXPECT_EQ(srtp::format_sdes_key(o->keys[0].key), kKeyA);
+  EXPECT_TRUE(stdin_open);
 }
 
 }  // namespace
