@@ -58,9 +58,10 @@ enum class Source : uint8_t {
 // The whole of a file of at most `limit` bytes. What the path names is checked on the open
 // descriptor before anything is read: a directory would read as "" (an empty certificate means
 // "generate one"), and a FIFO named in the configuration would wait for ever. From a stream at
-// most limit + 1 bytes are read, so /dev/zero is refused too.
-Result<std::string> read_file(const std::string& path, std::size_t limit,
-                              Source source = Source::regular_file) {
+// most limit + 1 bytes are read, so /dev/zero is refused too. The text (a private key, SDES
+// keys) is wiped when it goes, and so is each smaller block it outgrows on the way.
+Result<SecretString> read_file(const std::string& path, std::size_t limit,
+                               Source source = Source::regular_file) {
   auto fail = [&path](const std::string& why) {
     return make_error("cannot read '" + path + "': " + why);
   };
@@ -95,8 +96,9 @@ Result<std::string> read_file(const std::string& path, std::size_t limit,
     return fail(too_large);
   }
   // The file may grow after fstat; reading up to one byte past the limit notices that.
-  std::string text(std::min(stream ? std::size_t{4096} : static_cast<std::size_t>(st.st_size), limit) + 1,
-                   '\0');
+  const std::size_t expected = stream ? std::size_t{4096} : static_cast<std::size_t>(st.st_size);
+  SecretString text;
+  text.resize(std::min(expected, limit) + 1);
   std::size_t used = 0;
   for (;;) {
     if (used == text.size()) {
@@ -198,12 +200,13 @@ bool has_port(const std::vector<PortSpec>& ports, const std::string& name) {
 // `config_path` is the file the text came from, for certificate paths relative to it; empty for
 // text from elsewhere.
 Result<AppConfig> parse(std::string_view text, const std::string& config_path) {
-  // A member given twice is refused: "last one wins" would let a typo go unnoticed.
+  // A member given twice is refused: "last one wins" would let a typo go unnoticed. The parsed
+  // text wipes its strings when it goes, SDES keys among them.
   auto parsed = parse_json(text, "the configuration");
   if (!parsed) {
     return parsed.error();
   }
-  const Json& j = parsed.value();
+  const Json& j = parsed.value().json();
   if (!j.is_object()) {
     return make_error(std::string("the configuration must be a JSON object, not ") + j.type_name());
   }
@@ -272,7 +275,6 @@ Result<AppConfig> parse(std::string_view text, const std::string& config_path) {
     if (auto ok = check_members(*it, "certificate", {"cert_pem_file", "key_pem_file"}); !ok) {
       return ok.error();
     }
-    std::string* targets[] = {&config.certificate_pem, &config.private_key_pem};
     const char* names[] = {"cert_pem_file", "key_pem_file"};
     std::string files[2];
     for (int i = 0; i < 2; ++i) {
@@ -298,7 +300,11 @@ Result<AppConfig> parse(std::string_view text, const std::string& config_path) {
         return make_error(std::string("certificate.") + names[i] + ": '" + file +
                           "' is empty; expected PEM text");
       }
-      *targets[i] = std::move(pem.value());
+      if (i == 0) {
+        config.certificate_pem = pem.value().view();
+      } else {
+        config.private_key_pem = std::move(pem.value());
+      }
     }
   }
   if (auto it = j.find("flows_per_worker"); it != j.end()) {
@@ -355,7 +361,7 @@ Result<AppConfig> load_config(const std::string& path) {
     if (!text) {
       return text.error();
     }
-    return parse(text.value(), path);
+    return parse(text.value().view(), path);
   } catch (const std::exception&) {
     return make_error(path + ": could not be read (internal error)");
   }

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "secret_string.h"
 #include "session_service.h"
 #include "srtpgate/dp/flow.h"
 #include "srtpgate/result.h"
@@ -26,7 +27,7 @@ struct AppConfig {
   unsigned stats_interval_seconds = 1;  // 0: no periodic statistics line
   std::string control_socket = "/run/srtpgate/control.sock";
   std::string certificate_pem;  // empty: generate an ECDSA P-256 certificate at start
-  std::string private_key_pem;
+  SecretString private_key_pem;
   uint32_t flows_per_worker = 65536;
   uint32_t mbufs = 16383;
   std::vector<SessionRequest> sessions;  // installed at start

@@ -179,18 +179,19 @@ Result<Json> cmd_help(SessionService& /*service*/, const Json& req) {
 }
 
 // Every SDES key string in the request (any string member named "key", at any depth), and its
-// base64 part, so a response can be checked for them before it leaves.
-void collect_secrets(const Json& j, std::vector<std::string>& out) {
+// base64 part, so a response can be checked for them before it leaves. Views into `j`: a copy
+// would be one more to wipe.
+void collect_secrets(const Json& j, std::vector<std::string_view>& out) {
   if (j.is_object()) {
     for (const auto& [k, v] : j.items()) {
       if (k == "key" && v.is_string()) {
-        const auto& s = v.get_ref<const std::string&>();
+        const std::string_view s = v.get_ref<const std::string&>();
         out.push_back(s);
         std::string_view b64 = s;
         if (b64.starts_with("inline:")) {
           b64.remove_prefix(7);
         }
-        out.emplace_back(b64.substr(0, b64.find('|')));
+        out.push_back(b64.substr(0, b64.find('|')));
       } else {
         collect_secrets(v, out);
       }
@@ -259,11 +260,12 @@ std::string handle(SessionService& service, std::string_view line) {
                           nullptr);
   }
   // A member given twice is refused, not resolved: which of two keys the user meant is unknown.
+  // The parsed request wipes its strings when it goes, keys among them.
   auto parsed = parse_json(line, "request");
   if (!parsed) {
     return error_response(parsed.message(), nullptr);
   }
-  const Json req = std::move(parsed.value());
+  const Json& req = parsed.value().json();
   if (!req.is_object()) {
     return error_response(std::string("request must be a JSON object, not ") + req.type_name(),
                           nullptr);
@@ -316,9 +318,9 @@ std::string handle(SessionService& service, std::string_view line) {
     out = error_response(body.message(), tag);
   }
 
-  std::vector<std::string> secrets;
+  std::vector<std::string_view> secrets;
   collect_secrets(req, secrets);
-  for (const std::string& s : secrets) {
+  for (std::string_view s : secrets) {
     // Short fragments ("", "1") would match by chance; a key's base64 is 22 characters or more.
     if (s.size() >= 8 && out.find(s) != std::string::npos) {
       return error_response(

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "srtpgate/secret.h"
+
 namespace srtpgate::app {
 namespace {
 
@@ -174,7 +176,7 @@ bool ControlSocket::answer_lines(Client& c) noexcept {
     std::size_t start = 0;
     std::size_t nl;
     while (c.out.size() <= kMaxPendingOutput &&
-           (nl = c.in.find('\n', start)) != std::string::npos) {
+           (nl = c.in.view().find('\n', start)) != std::string_view::npos) {
       std::string_view line(c.in.data() + start, nl - start);
       if (!line.empty() && line.back() == '\r') {
         line.remove_suffix(1);
@@ -191,10 +193,10 @@ bool ControlSocket::answer_lines(Client& c) noexcept {
       }
       start = nl + 1;
     }
-    c.in.erase(0, start);
+    c.in.erase_front(start);
     // Only a line without its newline yet can be too long here: complete ones waiting for the
     // client to read its answers are not.
-    if (c.in.size() > kMaxLine && c.in.find('\n') == std::string::npos) {
+    if (c.in.size() > kMaxLine && c.in.view().find('\n') == std::string_view::npos) {
       c.out += "{\"ok\":false,\"error\":\"request line longer than 65536 bytes\"}\n";
       c.closing = true;
       c.in.clear();
@@ -222,9 +224,14 @@ bool ControlSocket::read_client(Client& c) noexcept {
       return false;
     }
     budget -= static_cast<std::size_t>(n);
+    bool stored = true;
     try {
-      c.in.append(buf, static_cast<std::size_t>(n));
+      c.in.append(std::string_view(buf, static_cast<std::size_t>(n)));
     } catch (...) {
+      stored = false;
+    }
+    secure_zero(buf, static_cast<std::size_t>(n));  // a stack copy of requests, keys and all
+    if (!stored) {
       return false;
     }
     if (!answer_lines(c)) {

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "secret_string.h"
 #include "srtpgate/result.h"
 
 namespace srtpgate::app {
@@ -48,7 +49,7 @@ class ControlSocket {
  private:
   struct Client {
     int fd = -1;
-    std::string in;
+    SecretString in;  // requests carry SDES keys: wiped as they are answered, and on close
     std::string out;
     bool closing = false;  // close once `out` is written
   };

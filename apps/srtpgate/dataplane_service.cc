@@ -315,7 +315,7 @@ Result<SessionInfo> DataplaneService::create(const SessionRequest& r) {
   // The legs: SDES keys parsed now; DTLS legs get an association each.
   auto make_leg = [&](const LegSpec& leg, bool inbound) -> Result<void> {
     if (leg.sdes) {
-      auto key = srtp::parse_sdes_key(leg.sdes->profile, leg.sdes->key_params);
+      auto key = srtp::parse_sdes_key(leg.sdes->profile, leg.sdes->key_params.view());
       if (!key) {
         return make_error(std::string(inbound ? "inbound" : "outbound") +
                           " sdes key: " + key.message());
@@ -495,14 +495,14 @@ Result<void> DataplaneService::rekey(uint64_t id, const std::optional<SdesLeg>& 
   std::optional<dp::LegKey> in_key;
   std::optional<dp::LegKey> out_key;
   if (inbound) {
-    auto k = srtp::parse_sdes_key(inbound->profile, inbound->key_params);
+    auto k = srtp::parse_sdes_key(inbound->profile, inbound->key_params.view());
     if (!k) {
       return make_error("inbound sdes key: " + k.message());
     }
     in_key = dp::LegKey{inbound->profile, std::move(k.value())};
   }
   if (outbound) {
-    auto k = srtp::parse_sdes_key(outbound->profile, outbound->key_params);
+    auto k = srtp::parse_sdes_key(outbound->profile, outbound->key_params.view());
     if (!k) {
       return make_error("outbound sdes key: " + k.message());
     }

@@ -9,6 +9,7 @@
 
 #include "srtpgate/master_key.h"
 #include "srtpgate/profile.h"
+#include "srtpgate/secret.h"
 
 // Early return of a failed Result from a function returning another Result type.
 #define SG_ASSIGN(lhs, expr)          \
@@ -64,60 +65,80 @@ std::string shown_name(std::string_view key) {
   return shown.substr(1, shown.size() - 2);
 }
 
-// A SAX pass that stops at the first member named twice in one object and remembers its path,
-// or at nesting deeper than kMaxJsonDepth. It runs before the ordinary parse rather than as
-// nlohmann's parser callback, because the callback parser scans the parent container at the end
-// of every object: quadratic in the input. Its memory is the names of the open objects' members
-// (at most the size of the text) and kMaxJsonDepth frames.
-class DuplicateFinder {
+// Every string value in `j`, to its capacity (a short string is stored in the object itself).
+void wipe_strings(Json& j) noexcept {
+  if (auto* s = j.get_ptr<Json::string_t*>()) {
+    secure_zero(s->data(), s->capacity());
+  } else if (auto* object = j.get_ptr<Json::object_t*>()) {
+    for (auto& member : *object) {
+      wipe_strings(member.second);
+    }
+  } else if (auto* array = j.get_ptr<Json::array_t*>()) {
+    for (Json& element : *array) {
+      wipe_strings(element);
+    }
+  }
+}
+
+// Builds a document from nlohmann's SAX events, stopping at the first member named twice in one
+// object (nlohmann keeps the last of them silently) and at nesting deeper than kMaxJsonDepth.
+// Not nlohmann's own parser: the callback that would show it duplicates scans the parent
+// container at the end of every object (quadratic in the input), and an ordered_json object
+// copies all its members, values and all, each time it grows (a member's const name cannot be
+// moved), freeing the old copies unwiped. Here an object's members are gathered first and moved
+// into an object of their exact number. Memory: the document, the names of the open objects'
+// members and kMaxJsonDepth frames. Having stopped, it keeps letting the parse run to the end
+// of the text, which parse_json needs (see there). The text is parse_json's wrapped one: the
+// outermost array is not part of the document. Whatever it holds when destroyed is wiped.
+class DocumentBuilder {
  public:
+  DocumentBuilder() { frames_.reserve(kMaxJsonDepth + 1); }  // never moved: frames hold values
+  DocumentBuilder(const DocumentBuilder&) = delete;
+  DocumentBuilder& operator=(const DocumentBuilder&) = delete;
+  ~DocumentBuilder() {
+    for (Frame& f : frames_) {
+      for (Json& element : f.elements) {
+        wipe_strings(element);
+      }
+      for (auto& member : f.members) {
+        wipe_strings(member.second);
+      }
+    }
+    wipe_strings(document_);
+  }
+
   // The path of the repeated member, once one was found.
   const std::optional<std::string>& duplicate() const { return duplicate_; }
   bool too_deep() const { return too_deep_; }
+  // The outermost value, once the parse has ended without either.
+  Json& document() { return document_; }
 
-  bool null() { return element(); }
-  bool boolean(bool /*value*/) { return element(); }
-  bool number_integer(Json::number_integer_t /*value*/) { return element(); }
-  bool number_unsigned(Json::number_unsigned_t /*value*/) { return element(); }
-  bool number_float(Json::number_float_t /*value*/, const Json::string_t& /*text*/) {
-    return element();
+  bool null() { return value(Json(nullptr)); }
+  bool boolean(bool v) { return value(Json(v)); }
+  bool number_integer(Json::number_integer_t v) { return value(Json(v)); }
+  bool number_unsigned(Json::number_unsigned_t v) { return value(Json(v)); }
+  bool number_float(Json::number_float_t v, const Json::string_t& /*text*/) {
+    return value(Json(v));
   }
-  bool string(Json::string_t& /*value*/) { return element(); }
-  bool binary(Json::binary_t& /*value*/) { return element(); }
-  bool start_object(std::size_t /*size*/) {
-    if (!enter()) {
-      return false;
-    }
-    element();
-    frames_.emplace_back();
-    return true;
-  }
+  // Copied, not moved: the lexer's buffer must keep its size (see parse_json).
+  bool string(Json::string_t& v) { return value(Json(v)); }
+  bool binary(Json::binary_t& v) { return value(Json(v)); }
+  bool start_object(std::size_t /*size*/) { return open(false); }
   bool key(Json::string_t& name) {
+    if (stopped()) {
+      return true;
+    }
     Frame& f = frames_.back();
     if (!f.names.insert(name).second) {
       duplicate_ = path(name);
-      return false;  // stops the parse
+      return true;
     }
     f.current = name;
     return true;
   }
-  bool end_object() {
-    frames_.pop_back();
-    return true;
-  }
-  bool start_array(std::size_t /*size*/) {
-    if (!enter()) {
-      return false;
-    }
-    element();
-    frames_.emplace_back();
-    frames_.back().array = true;
-    return true;
-  }
-  bool end_array() {
-    frames_.pop_back();
-    return true;
-  }
+  bool end_object() { return close(); }
+  bool start_array(std::size_t /*size*/) { return open(true); }
+  bool end_array() { return close(); }
   bool parse_error(std::size_t /*position*/, const std::string& /*token*/,
                    const Json::exception& /*error*/) {
     return false;
@@ -126,32 +147,71 @@ class DuplicateFinder {
  private:
   struct Frame {
     bool array = false;
-    std::size_t elements = 0;               // an array's elements begun so far
-    std::unordered_set<std::string> names;  // an object's members seen so far
-    std::string current;                    // the member whose value is being read
+    std::vector<Json> elements;                         // an array's, so far
+    std::vector<std::pair<std::string, Json>> members;  // an object's, so far
+    std::unordered_set<std::string> names;              // an object's members' names
+    std::string current;                                // the member whose value is being read
   };
 
-  bool enter() {
-    if (frames_.size() >= kMaxJsonDepth) {
-      too_deep_ = true;
+  bool stopped() const { return duplicate_ || too_deep_; }
+
+  bool open(bool array) {
+    if (stopped()) {
+      return true;
     }
-    return !too_deep_;
+    // One more than the limit: the wrapping array is not the document's.
+    if (frames_.size() >= kMaxJsonDepth + 1) {
+      too_deep_ = true;
+      return true;
+    }
+    frames_.emplace_back();
+    frames_.back().array = array;
+    return true;
   }
 
-  bool element() {
-    if (!frames_.empty() && frames_.back().array) {
-      ++frames_.back().elements;
+  bool close() {
+    if (stopped()) {
+      return true;
+    }
+    Frame& f = frames_.back();
+    Json j;
+    if (f.array) {
+      j = Json::array();
+      j.get_ref<Json::array_t&>() = std::move(f.elements);
+    } else {
+      j = Json::object();
+      auto& members = j.get_ref<Json::object_t&>();
+      members.reserve(f.members.size());
+      for (auto& [name, v] : f.members) {
+        members.emplace_back(std::move(name), std::move(v));
+      }
+    }
+    frames_.pop_back();
+    return value(std::move(j));
+  }
+
+  bool value(Json&& v) {
+    if (stopped()) {
+      wipe_strings(v);
+      return true;
+    }
+    if (frames_.empty()) {
+      document_ = std::move(v);
+    } else if (Frame& f = frames_.back(); f.array) {
+      f.elements.push_back(std::move(v));
+    } else {
+      f.members.emplace_back(std::move(f.current), std::move(v));
     }
     return true;
   }
 
   std::string path(std::string_view name) const {
     std::string out;
-    for (std::size_t i = 0; i + 1 < frames_.size(); ++i) {
+    for (std::size_t i = 1; i + 1 < frames_.size(); ++i) {  // from 1: past the wrapping array
       const Frame& f = frames_[i];
       if (f.array) {
         out += '[';
-        out += std::to_string(f.elements - 1);
+        out += std::to_string(f.elements.size());
         out += ']';
       } else {
         out = json_path(out, shown_name(f.current));
@@ -167,6 +227,7 @@ class DuplicateFinder {
   }
 
   std::vector<Frame> frames_;
+  Json document_;
   std::optional<std::string> duplicate_;
   bool too_deep_ = false;
 };
@@ -294,24 +355,48 @@ std::string json_path(std::string_view prefix, std::string_view member) {
   return out;
 }
 
-Result<Json> parse_json(std::string_view text, std::string_view what) {
-  DuplicateFinder finder;
-  if (!Json::sax_parse(text, &finder)) {
-    if (finder.duplicate()) {
-      return field_error(*finder.duplicate(), "duplicate field");
-    }
-    if (finder.too_deep()) {
-      return make_error(std::string(what) + " nests objects and arrays deeper than " +
-                        std::to_string(kMaxJsonDepth) + " levels");
-    }
+SecretJson::~SecretJson() { wipe_strings(json_); }
+
+Result<SecretJson> parse_json(std::string_view text, std::string_view what) {
+  // nlohmann's lexer holds the token it is reading in two buffers, as read (for its error
+  // messages) and decoded, which grow by reallocation and are freed unwiped; they are reused
+  // from one token to the next, so at the end they hold the last token and the rest of longer
+  // ones. A key would stay behind in the blocks they outgrow and in the last ones. So the text
+  // is parsed as the middle of [PAD,text,PAD], PAD as many spaces as the text has bytes: the
+  // first PAD grows both buffers beyond what the text can fill, the second overwrites what the
+  // text left in them. The builder lets the parse run to the end; a syntax error stops it, and
+  // the text around the error may then stay behind. A BOM is allowed only at the very start,
+  // where nlohmann skips it.
+  constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  if (text.starts_with(kBom)) {
+    text.remove_prefix(kBom.size());
+  }
+  const std::string pad(text.size(), ' ');
+  SecretString wrapped;
+  wrapped.reserve(text.size() * 3 + 8);
+  for (std::string_view part :
+       {std::string_view("[\""), std::string_view(pad), std::string_view("\","), text,
+        std::string_view(",\""), std::string_view(pad), std::string_view("\"]")}) {
+    wrapped.append(part);
+  }
+
+  // SAX errors are reported to the builder, not thrown: a parse exception's message quotes the
+  // input, which may hold a key.
+  DocumentBuilder builder;
+  const bool parsed = Json::sax_parse(wrapped.view(), &builder);
+  if (builder.duplicate()) {
+    return field_error(*builder.duplicate(), "duplicate field");
+  }
+  if (builder.too_deep()) {
+    return make_error(std::string(what) + " nests objects and arrays deeper than " +
+                      std::to_string(kMaxJsonDepth) + " levels");
+  }
+  // More than one value in the text (`1,2`) makes more than three elements.
+  Json& whole = builder.document();
+  if (!parsed || !whole.is_array() || whole.size() != 3) {
     return make_error(std::string(what) + " is not valid JSON");
   }
-  // Non-throwing: a parse exception's message quotes the input, which may hold a key.
-  Json j = Json::parse(text, nullptr, false);
-  if (j.is_discarded()) {
-    return make_error(std::string(what) + " is not valid JSON");
-  }
-  return j;
+  return SecretJson(std::move(whole[1]));
 }
 
 Result<std::array<uint8_t, 6>> parse_mac(std::string_view text) {
@@ -414,10 +499,10 @@ Result<SdesLeg> sdes_leg_from_json(const Json& j, const std::string& path) {
   if (!m->is_string()) {
     return field_error(key_path, std::string("must be a string, not ") + m->type_name());
   }
-  leg.key_params = m->get<std::string>();
+  leg.key_params = SecretString(m->get_ref<const std::string&>());
   // Decoded here only to reject a bad key before anything changes; the lib's messages name the
   // part at fault (length, base64, lifetime, MKI) without the base64 itself.
-  auto key = srtp::parse_sdes_key(leg.profile, leg.key_params);
+  auto key = srtp::parse_sdes_key(leg.profile, leg.key_params.view());
   if (!key) {
     std::string msg = key.message();
     constexpr std::string_view kPrefix = "SDES key: ";

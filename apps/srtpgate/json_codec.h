@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "session_service.h"
 #include "srtpgate/dp/counters.h"
@@ -29,12 +30,28 @@ std::string json_path(std::string_view prefix, std::string_view member);
 // The deepest nesting of objects and arrays parse_json accepts; a configuration nests six deep.
 inline constexpr std::size_t kMaxJsonDepth = 64;
 
+// A document parsed by parse_json. Requests and the configuration carry SDES keys, so every
+// string value in it is wiped before the tree is freed (member names are not: none is secret).
+class SecretJson {
+ public:
+  explicit SecretJson(Json json) noexcept : json_(std::move(json)) {}
+  SecretJson(SecretJson&& other) noexcept : json_(std::move(other.json_)) {}
+  SecretJson& operator=(SecretJson&&) = delete;
+  ~SecretJson();
+  const Json& json() const noexcept { return json_; }
+
+ private:
+  Json json_;
+};
+
 // Parses JSON text, refusing an object that names a member twice: nlohmann keeps the last of
 // them silently, so a repeated "key" or "sessions" would replace the first unnoticed. Linear in
 // the text's size; nesting is limited so that its memory is too. Never throws on bad input;
 // fails with "<what> is not valid JSON", "<what> nests objects and arrays deeper than 64 levels"
 // or "<path>: duplicate field" (the path as in the decoders' messages, e.g. "inbound.sdes.key").
-Result<Json> parse_json(std::string_view text, std::string_view what);
+// Valid JSON leaves no copy of the text in freed memory; text that is not valid JSON may
+// (nlohmann's error message quotes the token at fault before the error reaches us).
+Result<SecretJson> parse_json(std::string_view text, std::string_view what);
 
 // "02:00:00:00:00:01" (also '-' separated, either case) <-> bytes.
 Result<std::array<uint8_t, 6>> parse_mac(std::string_view text);

@@ -225,8 +225,9 @@ int run(int argc, char** argv) {
   hs::Certificate cert =
       config.certificate_pem.empty()
           ? must(hs::Certificate::generate("srtpgate"), "certificate")
-          : must(hs::Certificate::from_pem(config.certificate_pem, config.private_key_pem),
+          : must(hs::Certificate::from_pem(config.certificate_pem, config.private_key_pem.view()),
                  "certificate");
+  config.private_key_pem = {};  // wiped: the key is OpenSSL's from here on
   auto context = must(hs::Context::create(std::move(cert)), "DTLS context");
 
   dp::DataplaneConfig dpc;
@@ -252,6 +253,7 @@ int run(int argc, char** argv) {
     SG_LOG(INFO, "session %llu from the configuration: %s\n",
            static_cast<unsigned long long>(info.id), info.label.c_str());
   }
+  config.sessions.clear();  // their SDES keys are wiped; the dataplane has its own copies
 
   auto control = must(ControlSocket::open(config.control_socket,
                                           [&](std::string_view line) -> std::string {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "secret_string.h"
 #include "srtpgate/dp/counters.h"
 #include "srtpgate/dp/flow.h"
 #include "srtpgate/profile.h"
@@ -20,7 +21,7 @@ namespace srtpgate::app {
 // DTLS-SRTP (RFC 5763/5764) negotiated by the daemon with the peer.
 struct SdesLeg {
   srtp::Profile profile = srtp::Profile::aes_cm_128_hmac_sha1_80;
-  std::string key_params;  // "inline:BASE64[|LIFETIME][|MKI:LEN]" — a secret: never echoed
+  SecretString key_params;  // "inline:BASE64[|LIFETIME][|MKI:LEN]" — a secret: never echoed
 };
 struct DtlsLeg {
   bool active = false;           // a=setup:active (we are the DTLS client) or passive (server)

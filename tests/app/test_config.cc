@@ -94,7 +94,7 @@ TEST(Config, FullConfiguration) {
   EXPECT_TRUE(c.certificate_pem.empty());
   ASSERT_EQ(c.sessions.size(), 3U);
   EXPECT_EQ(c.sessions[2].next_hop.dst_port, 7000);
-  EXPECT_EQ(c.sessions[0].inbound->sdes->key_params, kKey);
+  EXPECT_EQ(c.sessions[0].inbound->sdes->key_params.view(), kKey);
 }
 
 TEST(Config, Defaults) {
@@ -121,7 +121,7 @@ TEST(Config, LoadReadsCertificatesRelativeToTheFile) {
   auto r = load_config(dir.write("srtpgate.json", j.dump()));
   ASSERT_TRUE(r.ok()) << r.message();
   EXPECT_EQ(r.value().certificate_pem, "-----BEGIN CERTIFICATE-----\nx\n");
-  EXPECT_EQ(r.value().private_key_pem, "-----BEGIN PRIVATE KEY-----\ny\n");
+  EXPECT_EQ(r.value().private_key_pem.view(), "-----BEGIN PRIVATE KEY-----\ny\n");
 }
 
 TEST(Config, LoadErrors) {

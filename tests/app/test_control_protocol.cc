@@ -104,7 +104,7 @@ TEST_F(ProtocolTest, CreateSdesUnprotect) {
   ASSERT_TRUE(s.inbound && s.inbound->sdes);
   EXPECT_FALSE(s.inbound->dtls);
   EXPECT_EQ(s.inbound->sdes->profile, srtp::Profile::aes_cm_128_hmac_sha1_80);
-  EXPECT_EQ(s.inbound->sdes->key_params, kKey);
+  EXPECT_EQ(s.inbound->sdes->key_params.view(), kKey);
   EXPECT_FALSE(s.outbound);
   EXPECT_EQ(s.next_hop.port, "net_ring1");
   EXPECT_EQ(s.next_hop.mac, (std::array<uint8_t, 6>{2, 0, 0, 0, 0, 1}));
@@ -241,7 +241,7 @@ TEST_F(ProtocolTest, Rekey) {
   ASSERT_EQ(service_.rekeys.size(), 1U);
   EXPECT_EQ(service_.rekeys[0].id, 3U);
   ASSERT_TRUE(service_.rekeys[0].inbound);
-  EXPECT_EQ(service_.rekeys[0].inbound->key_params, kKey2);
+  EXPECT_EQ(service_.rekeys[0].inbound->key_params.view(), kKey2);
   EXPECT_FALSE(service_.rekeys[0].outbound);
 
   r = call(Json{{"cmd", "rekey"},
@@ -251,7 +251,7 @@ TEST_F(ProtocolTest, Rekey) {
   ASSERT_EQ(r["ok"], true) << last_;
   ASSERT_EQ(service_.rekeys.size(), 2U);
   EXPECT_EQ(service_.rekeys[1].inbound->profile, srtp::Profile::aes_cm_128_hmac_sha1_32);
-  EXPECT_EQ(service_.rekeys[1].outbound->key_params, kKey2);
+  EXPECT_EQ(service_.rekeys[1].outbound->key_params.view(), kKey2);
 }
 
 TEST_F(ProtocolTest, Stats) {
