@@ -42,11 +42,14 @@ constexpr const char* kUsage = R"(usage: srtpgate-ctl [--socket PATH] [--json] C
 
 commands:
   create --json '{...}'            a session object as in docs/control.md ('-': read stdin)
-  create --port P --local ADDR[:PORT] --remote ADDR:PORT --action ACTION
+  create --port P [--port-vlan N] --local ADDR[:PORT] --remote ADDR:PORT --action ACTION
          [--in-sdes PROFILE:inline:KEY | --in-dtls active|passive:FINGERPRINT]
          [--out-sdes PROFILE:inline:KEY | --out-dtls active|passive:FINGERPRINT]
          --next-hop-mac MAC --next-hop-src ADDR[:PORT] --next-hop-dst ADDR:PORT
          [--next-hop-port P] [--vlan N] [--replay-window N] [--max-streams N] [--label L]
+         (--port-vlan: the VLAN the media arrives on; --vlan: the next hop's; 0 untagged)
+         Keys given here are visible to other local users (ps): for real keys use
+         create --json - and rekey with raw -, reading the request from stdin.
   delete ID
   list
   show ID
@@ -246,10 +249,10 @@ class Args {
 };
 
 constexpr std::string_view kCreateOptions[] = {
-    "--json",         "--port",         "--local",        "--remote",   "--action",
-    "--in-sdes",      "--out-sdes",     "--in-dtls",      "--out-dtls", "--next-hop-port",
-    "--next-hop-mac", "--next-hop-src", "--next-hop-dst", "--vlan",     "--replay-window",
-    "--max-streams",  "--label"};
+    "--json",          "--port",         "--port-vlan",    "--local",        "--remote",
+    "--action",        "--in-sdes",      "--out-sdes",     "--in-dtls",      "--out-dtls",
+    "--next-hop-port", "--next-hop-mac", "--next-hop-src", "--next-hop-dst", "--vlan",
+    "--replay-window", "--max-streams",  "--label"};
 constexpr std::string_view kRekeyOptions[] = {"--in-sdes", "--out-sdes"};
 
 Json build_create(Args& args) {
@@ -273,6 +276,8 @@ Json build_create(Args& args) {
     std::string_view val = args.next(opt);
     if (opt == "--port") {
       req["port"] = std::string(val);
+    } else if (opt == "--port-vlan") {
+      req["vlan"] = parse_number(val, opt, 4094);
     } else if (opt == "--local") {
       auto [a, p] = split_host_port(val, opt);
       req["local_addr"] = a;

@@ -281,6 +281,9 @@ Result<SessionInfo> DataplaneService::create(const SessionRequest& r) {
   if (r.next_hop.vlan > 4094) {
     return make_error("next_hop.vlan must be 0..4094");
   }
+  if (r.vlan > 4094) {
+    return make_error("vlan must be 0..4094");
+  }
 
   uint16_t local_port = r.local_port;
   if (local_port == 0) {
@@ -291,7 +294,8 @@ Result<SessionInfo> DataplaneService::create(const SessionRequest& r) {
     local_port = *p;
   }
   s.local_port = local_port;
-  s.key = dp::make_flow_key(port->port_id, r.local_addr, local_port, r.remote_addr, r.remote_port);
+  s.key = dp::make_flow_key(port->port_id, r.local_addr, local_port, r.remote_addr, r.remote_port,
+                            r.vlan);
   if (dp_.contains(s.key)) {
     return make_error("a session already receives on " + dp::to_string(s.key));
   }
@@ -348,11 +352,11 @@ Result<SessionInfo> DataplaneService::create(const SessionRequest& r) {
       d->tuple = s.key;
       d->local_addr = r.local_addr;
       d->peer_addr = r.remote_addr;
-      d->vlan = hop_port == port ? r.next_hop.vlan : 0;
+      d->vlan = r.vlan;  // the flow's VLAN is part of its key: the peer is on it
     } else {
       // Outbound leg of a protect session: the SRTP receiver is the next hop.
       d->tuple = dp::make_flow_key(hop_port->port_id, hop_src, s.next_hop.src_port,
-                                   r.next_hop.dst_addr, r.next_hop.dst_port);
+                                   r.next_hop.dst_addr, r.next_hop.dst_port, r.next_hop.vlan);
       d->local_addr = hop_src;
       d->peer_addr = r.next_hop.dst_addr;
       d->vlan = r.next_hop.vlan;
@@ -527,6 +531,7 @@ SessionInfo DataplaneService::info_of(const Session& s) const {
   i.state = s.state;
   i.failure = s.failure;
   i.port = s.port;
+  i.vlan = s.key.vlan;
   i.local_addr = s.local_addr;
   i.local_port = s.local_port;
   i.remote_addr = s.remote_addr;

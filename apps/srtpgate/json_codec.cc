@@ -614,11 +614,11 @@ Result<NextHopSpec> next_hop_from_json(const Json& j, const std::string& path) {
 
 Result<SessionRequest> session_request_from_json(const Json& j, const std::string& path,
                                                  std::span<const std::string_view> extra_members) {
-  SG_CHECK(
-      check_members(j, path,
-                    {"port", "local_addr", "local_port", "remote_addr", "remote_port", "action",
-                     "inbound", "outbound", "next_hop", "replay_window", "max_streams", "label"},
-                    extra_members));
+  SG_CHECK(check_members(
+      j, path,
+      {"port", "vlan", "local_addr", "local_port", "remote_addr", "remote_port", "action",
+       "inbound", "outbound", "next_hop", "replay_window", "max_streams", "label"},
+      extra_members));
   SessionRequest r;
   const Json* m = nullptr;
   uint64_t v = 0;
@@ -626,6 +626,10 @@ Result<SessionRequest> session_request_from_json(const Json& j, const std::strin
   SG_ASSIGN(r.port, get_string(*m, json_path(path, "port")));
   if (r.port.empty()) {
     return field_error(json_path(path, "port"), "must name a port");
+  }
+  if ((m = member(j, "vlan")) != nullptr) {
+    SG_ASSIGN(v, get_unsigned(*m, json_path(path, "vlan"), 0, 4094));  // IEEE 802.1Q §9.6
+    r.vlan = static_cast<uint16_t>(v);
   }
   SG_ASSIGN(m, require(j, path, "local_addr"));
   SG_ASSIGN(r.local_addr, get_address(*m, json_path(path, "local_addr")));
@@ -735,6 +739,7 @@ Json to_json(const SessionInfo& info) {
     j["failure"] = info.failure;
   }
   j["port"] = info.port;
+  j["vlan"] = info.vlan;
   j["local_addr"] = info.local_addr.to_string();
   j["local_port"] = info.local_port;
   j["remote_addr"] = info.remote_addr.to_string();

@@ -50,6 +50,7 @@ struct NextHopSpec {
 // the next hop on its 5-tuple for the outbound leg of a protect session.
 struct SessionRequest {
   std::string port;  // DPDK port name
+  uint16_t vlan = 0;  // 802.1Q VLAN id the media arrives with on `port`; 0: untagged
   dp::IpAddress local_addr;
   uint16_t local_port = 0;  // 0: allocated by the engine from its configured range
   dp::IpAddress remote_addr;
@@ -77,6 +78,7 @@ struct SessionInfo {
   SessionState state = SessionState::handshaking;
   std::string failure;
   std::string port;
+  uint16_t vlan = 0;
   dp::IpAddress local_addr;
   uint16_t local_port = 0;
   dp::IpAddress remote_addr;

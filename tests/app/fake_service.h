@@ -29,6 +29,7 @@ class FakeService : public SessionService {
     }
     SessionInfo info = canned;
     info.port = request.port;
+    info.vlan = request.vlan;
     info.local_addr = request.local_addr;
     info.local_port = request.local_port == 0 ? 20000 : request.local_port;
     info.remote_addr = request.remote_addr;

@@ -23,7 +23,7 @@ using testing::kKeyB64;
 
 Json sdes_unprotect() {
   return Json::parse(R"({
-    "cmd": "create", "port": "net_ring0",
+    "cmd": "create", "port": "net_ring0", "vlan": 100,
     "local_addr": "198.18.0.1", "local_port": 4000,
     "remote_addr": "198.18.1.1", "remote_port": 5000,
     "action": "unprotect",
@@ -98,6 +98,7 @@ TEST_F(ProtocolTest, CreateSdesUnprotect) {
   EXPECT_EQ(s.port, "net_ring0");
   EXPECT_EQ(s.local_addr.to_string(), "198.18.0.1");
   EXPECT_EQ(s.local_port, 4000);
+  EXPECT_EQ(s.vlan, 100);
   EXPECT_EQ(s.remote_addr.to_string(), "198.18.1.1");
   EXPECT_EQ(s.remote_port, 5000);
   EXPECT_EQ(s.action, dp::Action::unprotect);
@@ -123,6 +124,7 @@ TEST_F(ProtocolTest, CreateSdesUnprotect) {
   EXPECT_EQ(info["action"], "unprotect");
   EXPECT_EQ(info["local_addr"], "198.18.0.1");
   EXPECT_EQ(info["local_port"], 4000);
+  EXPECT_EQ(info["vlan"], 100);
   EXPECT_EQ(info["inbound_profile"], "AES_CM_128_HMAC_SHA1_80");
   EXPECT_FALSE(info.contains("outbound_profile"));
   EXPECT_EQ(info["counters"]["rx_packets"], 10);
@@ -411,6 +413,9 @@ const CreateCase kCreateCases[] = {
     {"LocalPortFraction", [](Json& j) { j["local_port"] = 1.5; },
      "local_port: must be an integer in 0..65535, not a fraction"},
     {"RemotePortZero", [](Json& j) { j["remote_port"] = 0; }, "remote_port: 0 is outside 1..65535"},
+    {"VlanReserved", [](Json& j) { j["vlan"] = 4095; }, "vlan: 4095 is outside 0..4094"},
+    {"VlanString", [](Json& j) { j["vlan"] = "100"; },
+     "vlan: must be an integer in 0..4094, not string"},
     {"MissingRemotePort", [](Json& j) { j.erase("remote_port"); }, "remote_port: missing"},
     {"FamilyMismatch", [](Json& j) { j["remote_addr"] = "2001:db8::1"; },
      "remote_addr: IPv6, but local_addr is IPv4"},

@@ -155,6 +155,8 @@ TEST(Ctl, CreateFromOptions) {
                          "create",
                          "--port",
                          "net_ring0",
+                         "--port-vlan",
+                         "100",
                          "--local",
                          "198.18.0.1",
                          "--remote",
@@ -182,6 +184,7 @@ TEST(Ctl, CreateFromOptions) {
   ASSERT_TRUE(j.is_object()) << server.request();
   EXPECT_EQ(j["cmd"], "create");
   EXPECT_EQ(j["port"], "net_ring0");
+  EXPECT_EQ(j["vlan"], 100);
   EXPECT_EQ(j["local_addr"], "198.18.0.1");
   EXPECT_FALSE(j.contains("local_port"));
   EXPECT_EQ(j["remote_addr"], "198.18.1.1");
@@ -204,7 +207,11 @@ TEST(Ctl, CreateFromOptions) {
   j["next_hop"]["src_addr"] = "198.18.2.1";
   j["next_hop"]["dst_addr"] = "198.18.2.2";
   auto parsed = session_request_from_json(j, "");
-  EXPECT_TRUE(parsed.ok()) << parsed.message();
+  ASSERT_TRUE(parsed.ok()) << parsed.message();
+  EXPECT_EQ(parsed->vlan, 100);
+  EXPECT_EQ(parsed->next_hop.vlan, 5);
+  j["vlan"] = 4095;
+  EXPECT_FALSE(session_request_from_json(j, "").ok());
 }
 
 TEST(Ctl, CreateFromJsonAndRekeyDeleteShow) {
@@ -376,6 +383,7 @@ TEST(Ctl, UsageErrorsDoNotEchoKeys) {
       {{"--in-sdes=" + sdes, "list"}, "unknown option '--in-sdes=...' (argument 1)"},
       {{sdes}, "expected a command (argument 1)"},
       {{"create", "--vlan", sdes}, "--vlan: expected a number in 0..4094"},
+      {{"create", "--port-vlan", sdes}, "--port-vlan: expected a number in 0..4094"},
       {{"create", "--remote", "[2001:db8::1]:" + sdes}, "--remote: expected a number"},
       {{"create", "--local", "[" + sdes}, "--local: missing ']'"},
   };

@@ -119,12 +119,15 @@ class ServiceTest : public ::testing::Test {
   }
 
   // A frame from the remote peer 198.18.0.2:40000 (or `from`) to us on port a.
-  void inject(uint16_t local_port, const Bytes& payload, uint16_t from_port = 40000) {
-    inject_raw(frame_to(local_port, payload, from_port));
+  // On VLAN `vlan` when it is not 0.
+  void inject(uint16_t local_port, const Bytes& payload, uint16_t from_port = 40000,
+              uint16_t vlan = 0) {
+    inject_raw(frame_to(local_port, payload, from_port, vlan));
   }
-  Bytes frame_to(uint16_t local_port, const Bytes& payload, uint16_t from_port) {
+  Bytes frame_to(uint16_t local_port, const Bytes& payload, uint16_t from_port, uint16_t vlan = 0) {
     dp::NextHop h;
     h.port_id = a_->port_id;
+    h.vlan_id = vlan;
     h.dst_mac = {0x02, 0, 0, 0, 0, 0x01};
     h.src_addr = ip("198.18.0.2");
     h.src_port = from_port;
@@ -593,6 +596,56 @@ TEST_F(ServiceTest, DtlsActiveGatewaySendsFirstFlight) {
   auto out = collect(*b_);
   ASSERT_EQ(out.size(), 1U);
   EXPECT_EQ(out[0].payload(), plain);
+}
+
+// A session's VLAN is part of its flow: the same addresses and ports on two VLANs of the ingress
+// port are two sessions, each leaving to its own next hop, and the same frame untagged or on a
+// third VLAN belongs to neither. A DTLS leg speaks on its session's VLAN from the first flight.
+TEST_F(ServiceTest, SessionsOnTwoVlansShareAddressesAndPorts) {
+  SessionRequest on100 = sdes_unprotect(20000);
+  on100.vlan = 100;
+  SessionRequest on200 = sdes_unprotect(20000);
+  on200.vlan = 200;
+  on200.next_hop.dst_port = 6002;
+  auto s100 = svc_->create(on100);
+  ASSERT_TRUE(s100) << s100.message();
+  auto s200 = svc_->create(on200);
+  ASSERT_TRUE(s200) << s200.message();
+  EXPECT_EQ(svc_->show(s200->id)->vlan, 200U);
+  EXPECT_FALSE(svc_->create(on200));  // the same VLAN and addresses twice
+  SessionRequest bad = sdes_unprotect(20002);
+  bad.vlan = 4095;
+  EXPECT_FALSE(svc_->create(bad));
+
+  auto key = srtp::parse_sdes_key(srtp::Profile::aes_cm_128_hmac_sha1_80, kKey).value();
+  for (const uint16_t vlan : {200, 100, 0, 300}) {
+    const Bytes plain = rtp(vlan);
+    inject(20000, protect(key, srtp::Profile::aes_cm_128_hmac_sha1_80, plain), 40000, vlan);
+    turn();
+    auto out = collect(*b_);
+    if (vlan == 0 || vlan == 300) {
+      EXPECT_TRUE(out.empty()) << vlan;
+      continue;
+    }
+    ASSERT_EQ(out.size(), 1U) << vlan;
+    EXPECT_EQ(out[0].payload(), plain);
+    EXPECT_EQ(out[0].parsed.key.local_port, vlan == 100 ? 6000 : 6002);
+  }
+  EXPECT_EQ(svc_->show(s100->id)->counters.tx_packets, 1U);
+  EXPECT_EQ(svc_->show(s200->id)->counters.tx_packets, 1U);
+  EXPECT_EQ(svc_->stats().workers.at(0).drops[static_cast<std::size_t>(dp::Drop::no_session)], 2U);
+
+  auto fp = ctx_->certificate().fingerprint("sha-256").value().to_sdp();
+  DtlsPeer peer(hs::Role::server, fp);
+  SessionRequest active = sdes_unprotect(20004);
+  active.vlan = 300;
+  active.inbound = LegSpec{std::nullopt, DtlsLeg{true, peer.fingerprint(), {}}};
+  auto s300 = svc_->create(active);
+  ASSERT_TRUE(s300) << s300.message();
+  auto first = collect(*a_);
+  ASSERT_EQ(first.size(), 1U);  // the ClientHello, on the session's VLAN
+  EXPECT_EQ(first[0].parsed.kind, detail::FrameKind::dtls);
+  EXPECT_EQ(first[0].parsed.key.vlan, 300U);
 }
 
 TEST_F(ServiceTest, DtlsWrongFingerprintFails) {
