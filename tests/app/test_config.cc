@@ -7,13 +7,13 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <thread>
 
 #include "config.h"
 #include "fake_service.h"
 #include "json_codec.h"
+#include "temp_dir.h"
 
 namespace srtpgate::app {
 namespace {
@@ -49,23 +49,7 @@ Json full_config() {
       {"sessions", {session(), session(), session()}}};
 }
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/srtpgate-config-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::string p = path_ + "/" + name;
-    std::ofstream(p) << text;
-    return p;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 void expect_error(const Json& config, const std::string& want) {
   auto r = parse_config(config.dump());

@@ -25,8 +25,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <new>
 #include <string>
@@ -40,6 +38,7 @@
 #include "fake_service.h"
 #include "json_codec.h"
 #include "secret_string.h"
+#include "temp_dir.h"
 
 namespace {
 
@@ -224,25 +223,7 @@ void expect_answer(const std::string& answer, const Exchange& e) {
   }
 }
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/srtpgate-wipe-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string write(const std::string& name, const std::string& text) const {
-    std::string p = path_ + "/" + name;
-    std::ofstream(p) << text;
-    return p;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 // A configuration with `sessions` sessions keyed by both keys, naming a certificate and the
 // private key, pretty-printed (so the keys are followed by blanks).
