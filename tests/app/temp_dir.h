@@ -2,11 +2,14 @@
 // removed with everything in it when the test ends.
 #pragma once
 
+#include <fcntl.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 namespace srtpgate::app::testing {
 
@@ -36,5 +39,18 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Opens the FIFO at `path` for writing once a reader has it open, in blocking mode; -1 if no
+// reader came within 3 s. Non-blocking until then (ENXIO), so a reader that never comes fails
+// the test instead of hanging it.
+inline int open_fifo_writer(const std::string& path) {
+  int fd = -1;
+  for (int i = 0; i < 300 && fd < 0; ++i) {
+    fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (fd >= 0) ::fcntl(fd, F_SETFL, 0);
+  return fd;
+}
 
 }  // namespace srtpgate::app::testing

@@ -186,15 +186,8 @@ TEST(Config, LoadReadsTheConfigurationFromAPipeAndBoundsADevice) {
   const std::string text = full_config().dump();
   std::thread writer([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // load_config waits for it
-    // Non-blocking until a reader is there (ENXIO before), so a reader that never comes fails
-    // the test instead of hanging it.
-    int fd = -1;
-    for (int i = 0; i < 300 && fd < 0; ++i) {
-      fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
-      if (fd < 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    const int fd = testing::open_fifo_writer(fifo);
     if (fd < 0) return;
-    ::fcntl(fd, F_SETFL, 0);
     const std::size_t half = text.size() / 2;
     EXPECT_EQ(::write(fd, text.data(), half), static_cast<ssize_t>(half));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

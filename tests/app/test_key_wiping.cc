@@ -413,14 +413,8 @@ TEST(KeyWiping, TheConfigurationFromAPipeLeavesNoKeyInFreedMemory) {
   {
     Search search;
     std::thread writer([&] {
-      // Non-blocking until the reader is there, so a reader that never comes fails the test.
-      int fd = -1;
-      for (int i = 0; i < 300 && fd < 0; ++i) {
-        fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
-        if (fd < 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
+      const int fd = testing::open_fifo_writer(fifo);
       if (fd < 0) return;
-      ::fcntl(fd, F_SETFL, 0);
       for (std::size_t at = 0; at < text.size();) {
         const std::size_t chunk = std::min<std::size_t>(3000, text.size() - at);
         const ssize_t n = ::write(fd, text.data() + at, chunk);
