@@ -329,6 +329,7 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const DataplaneConfig& conf
     setup.tx_descriptors = pc.tx_descriptors;
     setup.want_rss = pc.rss;
     setup.emulated_rss = pc.emulated_rss;
+    setup.emulated_checksum_offload = pc.emulated_checksum_offload;
     setup.pool = impl->pool.get();
     auto port = detail::Port::open(setup);
     if (!port) {

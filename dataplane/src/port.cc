@@ -193,6 +193,17 @@ Result<std::unique_ptr<Port>> Port::open(const PortSetup& setup) {
     conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
     info.tx_udp_checksum = true;
   }
+  if (setup.emulated_checksum_offload) {
+    // Only where the frames never leave the process: the ring's other end plays the NIC.
+    if (info.driver != "net_ring") {
+      return make_error(label + ": emulated checksum offload is for in-process ring ports; " +
+                        "the " + info.driver + " driver would send unfinished UDP checksums");
+    }
+    info.rx_ip_checksum = true;
+    info.rx_udp_checksum = true;
+    info.tx_udp_checksum = true;
+    info.emulated_checksum_offload = true;
+  }
 
   rc = rte_eth_dev_configure(port_id, setup.rx_queues, setup.tx_queues, &conf);
   if (rc != 0 && hw_rss) {

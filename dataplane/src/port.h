@@ -53,6 +53,7 @@ struct PortInfo {
   bool rx_udp_checksum = false;
   bool tx_ip_checksum = false;
   bool tx_udp_checksum = false;
+  bool emulated_checksum_offload = false;
 };
 
 struct PortSetup {
@@ -63,6 +64,9 @@ struct PortSetup {
   uint16_t tx_descriptors = 1024;
   bool want_rss = true;        // configure RSS if the device offers it and rx_queues > 1
   bool emulated_rss = false;   // the device does not hash, the sender does (ring ports)
+  // The device computes no checksum; the sender marks rx checksums checked and the drainer
+  // finishes tx checksums, as a NIC would (ring ports only; see PortConfig).
+  bool emulated_checksum_offload = false;
   rte_mempool* pool = nullptr;
 };
 

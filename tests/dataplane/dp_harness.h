@@ -4,11 +4,13 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <rte_ip.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
 #include <atomic>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +38,12 @@ struct Output {
   Bytes raw;  // the whole frame as sent
   std::array<uint8_t, 6> dst_mac{};
   uint16_t tx_queue = 0;
+  // With checksum offload: the transmit flags and lengths the worker set for the NIC, and the
+  // UDP checksum field as the worker left it (before the harness finished it as a NIC does).
+  uint64_t ol_flags = 0;
+  uint8_t l2_len = 0;
+  uint8_t l3_len = 0;
+  uint16_t udp_checksum_left = 0;  // in network byte order, as it sat in the frame
 };
 
 inline constexpr std::array<uint8_t, 6> kPeerMac = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
@@ -49,6 +57,10 @@ class Harness {
     uint32_t flows_per_worker = 4096;
     crypto::Backend backend = crypto::Backend::ipsecmb;
     uint32_t ring_size = 4096;
+    // Both ports behave as a NIC with checksum offload (PortConfig::emulated_checksum_offload):
+    // frames go in marked checked (rx_flags()), and collect() finishes the UDP checksums the
+    // workers leave to the NIC.
+    bool checksum_offload = false;
   };
 
   explicit Harness(const Options& o) : options_(o) {
@@ -75,9 +87,14 @@ class Harness {
     pin.name = "net_ring_" + in_name_;
     pin.rss = false;
     pin.emulated_rss = o.workers > 1;
+    pin.emulated_checksum_offload = o.checksum_offload;
     PortConfig pout;
     pout.name = "net_ring_" + out_name_;
     pout.rss = false;
+    pout.emulated_checksum_offload = o.checksum_offload;
+    if (o.checksum_offload) {
+      rx_flags_ = RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+    }
     c.ports = {pin, pout};
     c.workers = o.workers;
     c.launch_workers = o.launch;
@@ -103,6 +120,9 @@ class Harness {
   bool ok() const { return dp_ != nullptr; }
   uint16_t in_port() const { return in_->port_id; }
   uint16_t out_port() const { return out_->port_id; }
+  // The receive flags frame_for() puts on each mbuf, as a NIC's driver would: none (checksums
+  // unknown) unless the ports offload checksums, then IPv4 and UDP checksums good.
+  void set_rx_flags(uint64_t flags) { rx_flags_ = flags; }
 
   // Our side of flow n: 198.18.0.1:(10000 + n) <- 198.18.1.(n % 250 + 1):(20000 + n / 250).
   FlowKey key(unsigned n) const {
@@ -141,6 +161,7 @@ class Harness {
     std::copy(payload.begin(), payload.end(), data + t->len);
     detail::write_egress_headers(*t, data + t->len, static_cast<uint16_t>(payload.size()),
                                  detail::UdpChecksum::software);
+    m->ol_flags = rx_flags_;
     return m;
   }
 
@@ -187,6 +208,12 @@ class Harness {
         detail::tsan_taken_over(m);
         Output o;
         o.tx_queue = q;
+        o.ol_flags = m->ol_flags;
+        o.l2_len = static_cast<uint8_t>(m->l2_len);
+        o.l3_len = static_cast<uint8_t>(m->l3_len);
+        if ((m->ol_flags & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_UDP_CKSUM) {
+          finish_udp_checksum(m, o);
+        }
         const auto* d = rte_pktmbuf_mtod(m, const uint8_t*);
         detail::classify_frame(d, m->data_len, port_id, detail::ChecksumHint::unknown,
                                detail::ChecksumHint::unknown, o.frame);
@@ -203,6 +230,28 @@ class Harness {
     return out;
   }
 
+  // What a NIC does with RTE_MBUF_F_TX_UDP_CKSUM (DPDK's convention, as in
+  // rte_ipv4_udptcp_cksum): the field holds the pseudo-header's sum; the NIC adds the UDP header
+  // and payload at l2_len + l3_len, complements, and sends a zero as 0xffff (RFC 768).
+  static void finish_udp_checksum(rte_mbuf* m, Output& o) {
+    auto* udp = rte_pktmbuf_mtod_offset(m, uint8_t*, m->l2_len + m->l3_len);
+    if (m->l2_len + m->l3_len + 8u > m->data_len) {
+      ADD_FAILURE() << "l2_len + l3_len leave no UDP header in the frame";
+      return;
+    }
+    std::memcpy(&o.udp_checksum_left, udp + 6, 2);
+    const auto udp_len = static_cast<uint16_t>(udp[4] << 8 | udp[5]);
+    if (m->l2_len + m->l3_len + udp_len > m->data_len) {
+      ADD_FAILURE() << "the UDP length runs past the frame";
+      return;
+    }
+    auto sum = static_cast<uint16_t>(~rte_raw_cksum(udp, udp_len));
+    if (sum == 0) {
+      sum = 0xffff;
+    }
+    std::memcpy(udp + 6, &sum, 2);
+  }
+
   static void drain_ring(rte_ring* r) {
     void* p = nullptr;
     while (rte_ring_dequeue(r, &p) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(p));
@@ -215,6 +264,7 @@ class Harness {
   std::unique_ptr<detail::RingPort> in_;
   std::unique_ptr<detail::RingPort> out_;
   std::unique_ptr<Dataplane> dp_;
+  uint64_t rx_flags_ = 0;
 };
 
 }  // namespace srtpgate::dp::testing

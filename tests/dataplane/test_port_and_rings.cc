@@ -171,6 +171,38 @@ TEST(RingPort, EmulatedRssGivesAKeyAndATable) {
   }
 }
 
+// A ring port may play a NIC with checksum offload (its two ends are in the process); any
+// other driver is refused, since its frames would leave with the UDP checksum unfinished.
+TEST(RingPort, EmulatedChecksumOffloadOnlyOnRingPorts) {
+  MempoolPtr pool = pool_or_die("t_pool_csum");
+  ASSERT_TRUE(pool);
+  auto rp = make_ring_port("t_rp_csum", 1, 1, 64, SOCKET_ID_ANY);
+  ASSERT_TRUE(rp) << rp.message();
+  PortSetup setup;
+  setup.port_id = (*rp)->port_id;
+  setup.emulated_checksum_offload = true;
+  setup.pool = pool.get();
+  {
+    auto port = Port::open(setup);
+    ASSERT_TRUE(port) << port.message();
+    const PortInfo& info = (*port)->info();
+    EXPECT_TRUE(info.emulated_checksum_offload);
+    EXPECT_TRUE(info.rx_ip_checksum && info.rx_udp_checksum && info.tx_udp_checksum);
+    EXPECT_FALSE(info.tx_ip_checksum);  // the worker always writes the IPv4 header's sum
+  }
+  ASSERT_EQ(add_vdev("net_null_csum", ""), 0)
+      << "rte_vdev_init net_null: " << rte_strerror(rte_errno);
+  auto id = find_port("net_null_csum");
+  ASSERT_TRUE(id) << id.message();
+  setup.port_id = *id;
+  auto null_port = Port::open(setup);
+  ASSERT_FALSE(null_port);
+  EXPECT_NE(null_port.message().find("in-process ring ports"), std::string::npos)
+      << null_port.message();
+  setup.emulated_checksum_offload = false;
+  EXPECT_TRUE(Port::open(setup));  // the refusal left the device usable
+}
+
 TEST(RingPort, MoreQueuesThanRingsIsAnError) {
   MempoolPtr pool = pool_or_die("t_pool_more");
   ASSERT_TRUE(pool);
