@@ -7,6 +7,10 @@
 //                     unit of the million-session case (random_line_baseline.h).
 // Names: dp_unprotect/PROFILE/RTP_BYTES/SESSIONS, dp_protect/..., crypto_only_{un}protect/
 // PROFILE/RTP_BYTES, io_forward/RTP_BYTES. items_per_second is packets per second.
+// dp_offload_{un}protect/PROFILE/RTP_BYTES/1 and dp_offload_forward/RTP_BYTES/1: the same worker
+// on ports that play a NIC with checksum offload (PortConfig::emulated_checksum_offload), as on
+// a server: received frames come marked checked, and the worker leaves each UDP checksum to the
+// NIC. The work the NIC then does is not timed, as a NIC's is not on a server.
 //
 // Only the worker's loop iteration is timed (manual time): the generator that makes and
 // enqueues the frames, and the sink that frees what was sent, run between timed sections.
@@ -84,9 +88,10 @@ srtp::MasterKey bench_key(Profile p) {
 class Rig {
  public:
   static std::unique_ptr<Rig> make(dp::Action action, Profile profile, uint32_t sessions,
-                                   std::string& error) {
+                                   bool checksum_offload, std::string& error) {
     auto r = std::unique_ptr<Rig>(new Rig());
     r->action_ = action;
+    r->checksum_offload_ = checksum_offload;
     r->profile_ = profile;
     r->sessions_ = sessions;
     static unsigned instance = 0;
@@ -105,8 +110,10 @@ class Rig {
     dp::DataplaneConfig c;
     dp::PortConfig pin;
     pin.name = "net_ring_bin" + id;
+    pin.emulated_checksum_offload = checksum_offload;
     dp::PortConfig pout;
     pout.name = "net_ring_bout" + id;
+    pout.emulated_checksum_offload = checksum_offload;
     c.ports = {pin, pout};
     c.workers = 1;
     c.launch_workers = false;
@@ -211,6 +218,9 @@ class Rig {
       std::memcpy(d + t.len, packet_.data(), packet_len_);
       dp::detail::write_egress_headers(t, d + t.len, static_cast<uint16_t>(packet_len_),
                                        dp::detail::UdpChecksum::software);
+      if (checksum_offload_) {  // what a NIC's driver says of a frame whose sums it checked
+        m[k]->ol_flags = RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+      }
     }
     return rte_ring_enqueue_bulk(in_->rx_rings[0].get(), reinterpret_cast<void**>(m), kBurst,
                                  nullptr) == kBurst;
@@ -297,6 +307,7 @@ class Rig {
   }
 
   dp::Action action_ = dp::Action::unprotect;
+  bool checksum_offload_ = false;
   Profile profile_ = Profile::aes_cm_128_hmac_sha1_80;
   uint32_t sessions_ = 1;
   dp::detail::MempoolPtr pool_;
@@ -315,24 +326,25 @@ class Rig {
 // One rig at a time: a million sessions take gigabytes, so the previous rig goes first. Freed
 // before the EAL is cleaned up (release_rig()).
 std::unique_ptr<Rig> current;
-std::tuple<dp::Action, Profile, uint32_t> current_key;
+std::tuple<dp::Action, Profile, uint32_t, bool> current_key;
 
 void release_rig() { current.reset(); }
 
-Rig* rig_for(dp::Action action, Profile profile, uint32_t sessions, std::string& error) {
-  const auto key = std::make_tuple(action, profile, sessions);
+Rig* rig_for(dp::Action action, Profile profile, uint32_t sessions, std::string& error,
+             bool checksum_offload = false) {
+  const auto key = std::make_tuple(action, profile, sessions, checksum_offload);
   if (!current || current_key != key) {
     current.reset();
-    current = Rig::make(action, profile, sessions, error);
+    current = Rig::make(action, profile, sessions, checksum_offload, error);
     current_key = key;
   }
   return current.get();
 }
 
 void bm_dataplane(benchmark::State& state, dp::Action action, Profile profile, uint32_t rtp_bytes,
-                  uint32_t sessions) {
+                  uint32_t sessions, bool checksum_offload) {
   std::string error;
-  Rig* rig = rig_for(action, profile, sessions, error);
+  Rig* rig = rig_for(action, profile, sessions, error, checksum_offload);
   if (rig == nullptr) {
     state.SkipWithError(error.c_str());
     return;
@@ -457,10 +469,13 @@ void register_all() {
   // The worker with no crypto (plain RTP relay): what classify, lookup, rewrite and the
   // checksums cost on their own.
   for (uint32_t bytes : kRtpBytes) {
-    benchmark::RegisterBenchmark(("dp_forward/" + std::to_string(bytes) + "/1").c_str(),
-                                 bm_dataplane, dp::Action::forward,
-                                 Profile::aes_cm_128_hmac_sha1_80, bytes, 1u)
-        ->UseManualTime();
+    for (bool offload : {false, true}) {
+      benchmark::RegisterBenchmark(
+          ((offload ? "dp_offload_forward/" : "dp_forward/") + std::to_string(bytes) + "/1")
+              .c_str(),
+          bm_dataplane, dp::Action::forward, Profile::aes_cm_128_hmac_sha1_80, bytes, 1u, offload)
+          ->UseManualTime();
+    }
   }
   for (Profile p : srtp::kAllProfiles) {
     for (dp::Action a : {dp::Action::unprotect, dp::Action::protect}) {
@@ -478,9 +493,16 @@ void register_all() {
           benchmark::RegisterBenchmark(("dp_" + op + "/" + profile_name(p) + "/" +
                                         std::to_string(bytes) + "/" + std::to_string(sessions))
                                            .c_str(),
-                                       bm_dataplane, a, p, bytes, sessions)
+                                       bm_dataplane, a, p, bytes, sessions, false)
               ->UseManualTime();
         }
+      }
+      for (uint32_t bytes : kRtpBytes) {  // one session, ports with checksum offload
+        benchmark::RegisterBenchmark(
+            ("dp_offload_" + op + "/" + profile_name(p) + "/" + std::to_string(bytes) + "/1")
+                .c_str(),
+            bm_dataplane, a, p, bytes, 1u, true)
+            ->UseManualTime();
       }
     }
   }
@@ -624,7 +646,7 @@ LatencyResult measure_latency(Profile profile, uint32_t rtp_bytes) {
   std::string error;
   constexpr uint32_t kPackets = 65536;  // one sequence-number cycle per run, ROC 0
   constexpr uint32_t kRuns = 4;         // flow 0: capacity; flows 1-3: the loads
-  auto rig = Rig::make(dp::Action::unprotect, profile, kRuns, error);
+  auto rig = Rig::make(dp::Action::unprotect, profile, kRuns, false, error);
   if (!rig) {
     std::fprintf(stderr, "latency rig: %s\n", error.c_str());
     return out;
@@ -750,8 +772,8 @@ ScalingResult measure_scaling(Profile profile, uint32_t rtp_bytes, uint32_t sess
   out.profile = profile_name(profile);
   out.sessions = sessions;
   std::string error;
-  auto a = Rig::make(dp::Action::unprotect, profile, sessions, error);
-  auto b = a ? Rig::make(dp::Action::unprotect, profile, sessions, error) : nullptr;
+  auto a = Rig::make(dp::Action::unprotect, profile, sessions, false, error);
+  auto b = a ? Rig::make(dp::Action::unprotect, profile, sessions, false, error) : nullptr;
   if (!a || !b) {
     std::fprintf(stderr, "scaling rigs: %s\n", error.c_str());
     return out;
