@@ -1,5 +1,5 @@
-// Egress header templates: validated and built once per flow at install, copied in front of
-// each payload on the fast path with only the lengths and checksums filled in per packet.
+// Egress header templates: validated and built once per flow at install. The per-packet
+// writer is inline in header_rewrite.h.
 #include "header_rewrite.h"
 
 #include <rte_ip.h>
@@ -8,16 +8,16 @@
 #include <cstring>
 #include <string>
 
-#include "ones_sum.h"
-
 namespace srtpgate::dp::detail {
 
 namespace {
 
+using egress_bytes::fold;
+using egress_bytes::kIpv4HeaderLen;
+using egress_bytes::kUdpHeaderLen;
+
 constexpr uint8_t kVlanTagLen = 4;
-constexpr uint8_t kIpv4HeaderLen = 20;
 constexpr uint8_t kIpv6HeaderLen = 40;
-constexpr uint8_t kUdpHeaderLen = 8;
 constexpr uint8_t kProtoUdp = 17;
 constexpr uint8_t kHopLimit = 64;
 constexpr uint16_t kMaxVlanId = 4094;  // 4095 is reserved (IEEE 802.1Q §9.6)
@@ -25,36 +25,6 @@ constexpr uint16_t kMaxVlanId = 4094;  // 4095 is reserved (IEEE 802.1Q §9.6)
 inline void store_be16(uint8_t* p, uint16_t v) noexcept {
   p[0] = static_cast<uint8_t>(v >> 8);
   p[1] = static_cast<uint8_t>(v);
-}
-
-// RFC 1071 §2: sums are kept in the machine's representation of network-order 16-bit words
-// (byte-order independence, as DPDK does), so a folded sum is stored with memcpy, unswapped.
-inline uint32_t fold(uint64_t sum) noexcept {
-  while (sum >> 16) {
-    sum = (sum & 0xffff) + (sum >> 16);
-  }
-  return static_cast<uint32_t>(sum);
-}
-
-inline void store_native16(uint8_t* p, uint16_t v) noexcept { std::memcpy(p, &v, sizeof(v)); }
-
-inline uint16_t load_native16(const uint8_t* p) noexcept {
-  uint16_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-// The template in front of the payload. A memcpy of a length known only at run time is a
-// library call; the four lengths a template can have (IPv4 or IPv6, with or without a VLAN tag)
-// get fixed-size copies the compiler turns into a few vector moves.
-inline void copy_headers(uint8_t* dst, const uint8_t* src, uint8_t len) noexcept {
-  switch (len) {
-    case 42: std::memcpy(dst, src, 42); return;
-    case 46: std::memcpy(dst, src, 46); return;
-    case 62: std::memcpy(dst, src, 62); return;
-    case 66: std::memcpy(dst, src, 66); return;
-    default: std::memcpy(dst, src, len);
-  }
 }
 
 std::string family_name(uint8_t family) {
@@ -139,51 +109,6 @@ Result<EgressTemplate> build_egress_template(const NextHop& hop,
   store_be16(udp + 2, hop.dst_port);
   t.len = static_cast<uint8_t>(t.l2_len + t.l3_len + kUdpHeaderLen);
   return t;
-}
-
-uint8_t* write_egress_headers(const EgressTemplate& t, uint8_t* payload, uint16_t payload_len,
-                              UdpChecksum udp_mode, uint16_t payload_sum) noexcept {
-  uint8_t* frame = payload - t.len;
-  copy_headers(frame, t.bytes.data(), t.len);
-  uint8_t* ip = frame + t.l2_len;
-  uint8_t* udp = ip + t.l3_len;
-
-  // Lengths wrap if payload_len exceeds 65535 - 28 (IPv4) or 65535 - 8 (IPv6); the caller
-  // never builds such packets (MTU-sized mbufs).
-  const auto udp_len = static_cast<uint16_t>(kUdpHeaderLen + payload_len);
-  const uint16_t udp_len_net = rte_cpu_to_be_16(udp_len);
-  store_native16(udp + 4, udp_len_net);
-
-  if (t.ip_version == 4) {
-    const auto total_len = static_cast<uint16_t>(kIpv4HeaderLen + udp_len);
-    const uint16_t total_net = rte_cpu_to_be_16(total_len);
-    store_native16(ip + 2, total_net);
-    // RFC 791 §3.1 / RFC 1071: the constant part plus the total length, complemented.
-    const auto cksum = static_cast<uint16_t>(~fold(uint64_t{t.ip_partial_sum} + total_net));
-    store_native16(ip + 10, cksum);
-  } else {
-    store_native16(ip + 4, udp_len_net);  // no extension headers: payload length = UDP length
-  }
-
-  if (udp_mode == UdpChecksum::offload) {
-    // DPDK's rte_ipv4_phdr_cksum / rte_ipv6_phdr_cksum: the pseudo-header sum, not
-    // complemented; the NIC adds the UDP header and payload.
-    store_native16(udp + 6, static_cast<uint16_t>(fold(uint64_t{t.udp_partial_sum} + udp_len_net)));
-    return frame;
-  }
-
-  // RFC 768: pseudo-header, then the UDP header (its length counted a second time, the ports
-  // from the template, the checksum field as 0), then the payload.
-  uint64_t sum = uint64_t{t.udp_partial_sum} + udp_len_net + udp_len_net;
-  sum += load_native16(udp);
-  sum += load_native16(udp + 2);
-  sum += udp_mode == UdpChecksum::software_known_sum ? payload_sum : ones_sum(payload, payload_len);
-  auto cksum = static_cast<uint16_t>(~fold(sum));
-  if (cksum == 0) {
-    cksum = 0xffff;  // RFC 768: a computed zero is sent as all ones
-  }
-  store_native16(udp + 6, cksum);
-  return frame;
 }
 
 }  // namespace srtpgate::dp::detail
