@@ -232,7 +232,8 @@ def dataplane_section(rates, profiles, figdir, out):
                 if not one:
                     if size == 172:  # a case that did not run is a target not met
                         ok65.append(False)
-                        ok90.append(False)
+                        if op == "unprotect":  # the 1M target is unprotect's alone
+                            ok90.append(False)
                         out.append("| %s | %s | %d | did not run | | | | | **missed** | "
                                    "**missed** |" % (p, op, size))
                     continue
@@ -256,7 +257,7 @@ def dataplane_section(rates, profiles, figdir, out):
                     b = "%s %s" % (share(of_one), verdict(good) if size == 172 else "")
                     if size == 172:
                         ok90.append(good)
-                elif size == 172:
+                elif size == 172 and op == "unprotect":  # protect runs at one session only
                     ok90.append(False)
                 out.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
                     p, op, size, mpps(one), mpps(tenk), mpps(mil), mpps(crypto), mpps(io), a, b))
