@@ -310,11 +310,15 @@ def offload_section(rates, profiles, out):
                 crypto_key = "crypto_only_%s/%s/%d" % (op, p, size)
                 nic = rates.get(nic_key)
                 if not nic:
+                    if size == 172:  # a case that did not run has not reached it
+                        reached.append(False)
+                        out.append("| %s | %s | %d | %s | did not run | | | not reached | |"
+                                   % (p, op, size, mpps(rates.get(soft_key))))
                     continue
                 of_crypto = ratio(rates, nic_key, crypto_key)
                 cell = share(of_crypto)
-                if size == 172 and of_crypto:
-                    good = meets(rates, nic_key, crypto_key, 0.65)
+                if size == 172:
+                    good = bool(of_crypto) and meets(rates, nic_key, crypto_key, 0.65)
                     reached.append(good)
                     cell += " " + ("reached" if good else "not reached")
                 gain = ratio(rates, nic_key, soft_key)

@@ -194,7 +194,7 @@ Result<std::unique_ptr<Port>> Port::open(const PortSetup& setup) {
     info.tx_udp_checksum = true;
   }
   if (setup.emulated_checksum_offload) {
-    // Only where the frames never leave the process: the ring's other end plays the NIC.
+    // Only on ring ports, whose other end (a test or a benchmark) plays the NIC.
     if (info.driver != "net_ring") {
       return make_error(label + ": emulated checksum offload is for in-process ring ports; " +
                         "the " + info.driver + " driver would send unfinished UDP checksums");

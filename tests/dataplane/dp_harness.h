@@ -211,7 +211,13 @@ class Harness {
         o.ol_flags = m->ol_flags;
         o.l2_len = static_cast<uint8_t>(m->l2_len);
         o.l3_len = static_cast<uint8_t>(m->l3_len);
-        if ((m->ol_flags & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_UDP_CKSUM) {
+        const uint64_t tx_flags =
+            m->ol_flags & (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IPV6);
+        if (!options_.checksum_offload) {
+          // A port without offload must never be handed a checksum to finish: a real one would
+          // send the pseudo-header's sum as it is.
+          EXPECT_EQ(tx_flags, 0u) << "transmit offload flags on a port that has none";
+        } else if ((tx_flags & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_UDP_CKSUM) {
           finish_udp_checksum(m, o);
         }
         const auto* d = rte_pktmbuf_mtod(m, const uint8_t*);
@@ -231,21 +237,23 @@ class Harness {
   }
 
   // What a NIC does with RTE_MBUF_F_TX_UDP_CKSUM (DPDK's convention, as in
-  // rte_ipv4_udptcp_cksum): the field holds the pseudo-header's sum; the NIC adds the UDP header
-  // and payload at l2_len + l3_len, complements, and sends a zero as 0xffff (RFC 768).
+  // rte_ipv4_udptcp_cksum): the field holds the pseudo-header's sum; the NIC adds everything
+  // from l2_len + l3_len to the end of the packet, complements, and sends a zero as 0xffff
+  // (RFC 768). A driver needs TX_IPV4 or TX_IPV6 beside it to find the L4 header.
   static void finish_udp_checksum(rte_mbuf* m, Output& o) {
-    auto* udp = rte_pktmbuf_mtod_offset(m, uint8_t*, m->l2_len + m->l3_len);
-    if (m->l2_len + m->l3_len + 8u > m->data_len) {
+    const bool v4 = (m->ol_flags & RTE_MBUF_F_TX_IPV4) != 0;
+    const bool v6 = (m->ol_flags & RTE_MBUF_F_TX_IPV6) != 0;
+    EXPECT_NE(v4, v6) << "UDP checksum offload needs exactly one of TX_IPV4 and TX_IPV6";
+    const unsigned l4 = m->l2_len + m->l3_len;
+    if (l4 + 8u > m->data_len || m->data_len != m->pkt_len) {
       ADD_FAILURE() << "l2_len + l3_len leave no UDP header in the frame";
       return;
     }
+    auto* udp = rte_pktmbuf_mtod_offset(m, uint8_t*, l4);
     std::memcpy(&o.udp_checksum_left, udp + 6, 2);
     const auto udp_len = static_cast<uint16_t>(udp[4] << 8 | udp[5]);
-    if (m->l2_len + m->l3_len + udp_len > m->data_len) {
-      ADD_FAILURE() << "the UDP length runs past the frame";
-      return;
-    }
-    auto sum = static_cast<uint16_t>(~rte_raw_cksum(udp, udp_len));
+    EXPECT_EQ(udp_len, m->pkt_len - l4) << "a NIC sums to the end of the packet";
+    auto sum = static_cast<uint16_t>(~rte_raw_cksum(udp, m->pkt_len - l4));
     if (sum == 0) {
       sum = 0xffff;
     }

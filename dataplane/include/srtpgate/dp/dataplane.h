@@ -29,12 +29,13 @@ struct PortConfig {
   // For in-process ring ports in tests and benchmarks: the sender spreads packets over the rx
   // queues with the same Toeplitz hash a NIC would use, so treat the port as an RSS port.
   bool emulated_rss = false;
-  // For in-process ring ports in tests and benchmarks: behave as a NIC with checksum offload.
-  // Whoever feeds the rx rings marks each mbuf's IPv4 and UDP checksums checked, as a NIC's
-  // driver does (RTE_MBUF_F_RX_*_CKSUM_*), and whoever drains the tx rings finishes the UDP
-  // checksums the workers leave to the NIC (RTE_MBUF_F_TX_UDP_CKSUM: the pseudo-header's sum
-  // in the field, l2_len and l3_len set). Refused for any other driver: a real port's frames
-  // would leave with unfinished checksums.
+  // Tests and benchmarks only, for in-process ring ports: behave as a NIC with checksum
+  // offload. Whoever feeds the rx rings marks each mbuf's IPv4 and UDP checksums checked, as a
+  // NIC's driver does (RTE_MBUF_F_RX_*_CKSUM_*); the workers leave UDP checksums to the NIC
+  // (RTE_MBUF_F_TX_UDP_CKSUM: the pseudo-header's sum in the field, l2_len and l3_len set),
+  // and whoever drains the tx rings must finish them before the frames go anywhere (the test
+  // harness does; the benchmark frees them). Refused for any other driver, whose frames would
+  // leave with unfinished checksums.
   bool emulated_checksum_offload = false;
   uint16_t rx_descriptors = 1024;
   uint16_t tx_descriptors = 1024;
