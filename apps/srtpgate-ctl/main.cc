@@ -55,6 +55,7 @@ commands:
   show ID
   rekey ID [--in-sdes PROFILE:inline:KEY] [--out-sdes PROFILE:inline:KEY]
   stats
+  ports                            driver, queues, RSS, MTU and checksum offloads of each port
   ping | version | help
   raw '{json}'                     send a request as is ('-': read stdin)
 
@@ -379,7 +380,8 @@ Json build_request(std::string_view cmd, std::size_t position, Args& args) {
     }
     return req;
   }
-  if (cmd == "list" || cmd == "stats" || cmd == "ping" || cmd == "version" || cmd == "help") {
+  if (cmd == "list" || cmd == "stats" || cmd == "ports" || cmd == "ping" || cmd == "version" ||
+      cmd == "help") {
     if (!args.done()) {
       usage_error(std::string(cmd) + ": takes no arguments");
     }

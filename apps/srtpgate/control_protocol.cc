@@ -142,6 +142,18 @@ Result<Json> cmd_stats(SessionService& service, const Json& req) {
   return Json{{"stats", to_json(service.stats())}};
 }
 
+Result<Json> cmd_ports(SessionService& service, const Json& req) {
+  auto none = no_fields(req);
+  if (!none) {
+    return none;
+  }
+  Json ports = Json::array();
+  for (const dp::PortDescription& p : service.ports()) {
+    ports.push_back(to_json(p));
+  }
+  return Json{{"ports", std::move(ports)}};
+}
+
 Result<Json> cmd_version(SessionService& /*service*/, const Json& req) {
   auto none = no_fields(req);
   if (!none) {
@@ -161,6 +173,7 @@ constexpr Command kCommands[] = {
     {"show", cmd_show, "show one session: id"},
     {"rekey", cmd_rekey, "new SDES keys: id, [inbound], [outbound] as {profile, key}"},
     {"stats", cmd_stats, "dataplane and control-thread counters"},
+    {"ports", cmd_ports, "the ports: driver, queues, RSS, MTU, checksum offloads"},
     {"ping", cmd_version, "liveness check; answers like version"},
     {"version", cmd_version, "daemon and protocol version"},
     {"help", cmd_help, "this list"},

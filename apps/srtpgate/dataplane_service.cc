@@ -588,6 +588,8 @@ ServiceStats DataplaneService::stats() const {
   return st;
 }
 
+std::vector<dp::PortDescription> DataplaneService::ports() const { return dp_.describe_ports(); }
+
 // ---- DTLS -------------------------------------------------------------------------------------
 
 void DataplaneService::send_datagram(const DtlsLegState& leg,

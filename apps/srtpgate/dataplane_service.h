@@ -46,6 +46,7 @@ class DataplaneService final : public SessionService {
   Result<SessionInfo> show(uint64_t id) const override;
   std::vector<SessionInfo> list() const override;
   ServiceStats stats() const override;
+  std::vector<dp::PortDescription> ports() const override;
 
   // One turn of the control thread's work: punted packets, DTLS timers and flights, reclaiming
   // retired flows. Never blocks.

@@ -777,4 +777,18 @@ Json to_json(const ServiceStats& stats) {
               {"workers", std::move(workers)}};
 }
 
+Json to_json(const dp::PortDescription& port) {
+  return Json{{"name", port.name},
+              {"port_id", port.port_id},
+              {"driver", port.driver},
+              {"rx_queues", port.rx_queues},
+              {"tx_queues", port.tx_queues},
+              {"rss", port.rss},
+              {"mtu", port.mtu},
+              {"checksum_offload",
+               {{"rx_ipv4", port.rx_ip_checksum},
+                {"rx_udp", port.rx_udp_checksum},
+                {"tx_udp", port.tx_udp_checksum}}}};
+}
+
 }  // namespace srtpgate::app

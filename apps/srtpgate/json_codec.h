@@ -72,6 +72,7 @@ Json to_json(const SessionInfo& info);
 Json to_json(const dp::FlowStats& stats);
 Json to_json(const dp::WorkerStats& stats);
 Json to_json(const ServiceStats& stats);
+Json to_json(const dp::PortDescription& port);
 
 // Small typed readers used by the decoders, exposed for the protocol and config parsers. Each
 // fails with "<path>: must be ..." when the member has the wrong type or range.

@@ -126,6 +126,19 @@ void must(Result<void> r, std::string_view what) {
 }
 
 // Drops by reason, only those that happened: "replay 12, auth_failure 3" or "none".
+// Who does a port's checksums: on a port without offload the workers sum every packet, a
+// cost an operator sizing a server should know of (docs/performance.md).
+const char* checksum_work(const dp::PortDescription& p) {
+  if (p.rx_udp_checksum && p.tx_udp_checksum) {
+    return "UDP checksums offloaded to the NIC";
+  }
+  if (p.rx_udp_checksum || p.tx_udp_checksum) {
+    return p.tx_udp_checksum ? "UDP checksums: sent ones offloaded, received ones in software"
+                             : "UDP checksums: received ones offloaded, sent ones in software";
+  }
+  return "UDP checksums in software (no offload)";
+}
+
 std::string drops_text(const std::array<uint64_t, dp::kDropCount>& drops) {
   std::string s;
   for (std::size_t i = 0; i < dp::kDropCount; ++i) {
@@ -242,6 +255,11 @@ int run(int argc, char** argv) {
   dpc.mbufs = config.mbufs;
   dpc.flows_per_worker = config.flows_per_worker;
   auto dataplane = must(dp::Dataplane::create(dpc), "dataplane");
+  for (const dp::PortDescription& p : dataplane->describe_ports()) {
+    SG_LOG(INFO, "port %s (%s): %u rx / %u tx queues, RSS %s, MTU %u, %s\n", p.name.c_str(),
+           p.driver.c_str(), unsigned{p.rx_queues}, unsigned{p.tx_queues}, p.rss ? "on" : "off",
+           unsigned{p.mtu}, checksum_work(p));
+  }
 
   ServiceConfig sc;
   sc.ports = config.ports;

@@ -12,6 +12,7 @@
 #include "secret_string.h"
 #include "srtpgate/dp/counters.h"
 #include "srtpgate/dp/flow.h"
+#include "srtpgate/dp/port_description.h"
 #include "srtpgate/profile.h"
 #include "srtpgate/result.h"
 
@@ -114,6 +115,8 @@ class SessionService {
   virtual Result<SessionInfo> show(uint64_t id) const = 0;
   virtual std::vector<SessionInfo> list() const = 0;
   virtual ServiceStats stats() const = 0;
+  // The dataplane's ports: driver, queues, RSS, MTU and the checksum offloads in effect.
+  virtual std::vector<dp::PortDescription> ports() const = 0;
 };
 
 }  // namespace srtpgate::app

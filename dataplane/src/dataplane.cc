@@ -693,4 +693,24 @@ std::vector<uint16_t> Dataplane::port_ids() const {
   return ids;
 }
 
+std::vector<PortDescription> Dataplane::describe_ports() const {
+  std::vector<PortDescription> out;
+  for (const auto& p : impl_->ports) {
+    const detail::PortInfo& i = p->info();
+    PortDescription d;
+    d.port_id = i.port_id;
+    d.name = i.name;
+    d.driver = i.driver;
+    d.rx_queues = i.rx_queues;
+    d.tx_queues = i.tx_queues;
+    d.rss = i.rss;
+    d.mtu = i.mtu;
+    d.rx_ip_checksum = i.rx_ip_checksum;
+    d.rx_udp_checksum = i.rx_udp_checksum;
+    d.tx_udp_checksum = i.tx_udp_checksum;
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
 }  // namespace srtpgate::dp

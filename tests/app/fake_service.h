@@ -70,6 +70,10 @@ class FakeService : public SessionService {
     ++reads;
     return canned_stats;
   }
+  std::vector<dp::PortDescription> ports() const override {
+    ++reads;
+    return canned_ports;
+  }
 
   std::size_t mutations() const { return creates.size() + removes.size() + rekeys.size(); }
 
@@ -110,6 +114,26 @@ class FakeService : public SessionService {
     s.punted_stun = 4;
     return s;
   }();
+  std::vector<dp::PortDescription> canned_ports = {
+      dp::PortDescription{.port_id = 0,
+                          .name = "0000:3b:00.0",
+                          .driver = "net_ice",
+                          .rx_queues = 4,
+                          .tx_queues = 5,
+                          .rss = true,
+                          .mtu = 9000,
+                          .rx_ip_checksum = true,
+                          .rx_udp_checksum = false,
+                          .tx_udp_checksum = true},
+      dp::PortDescription{.port_id = 1,
+                          .name = "net_ring_x",
+                          .driver = "net_ring",
+                          .rx_queues = 1,
+                          .tx_queues = 2,
+                          .mtu = 1500,
+                          .rx_ip_checksum = true,
+                          .rx_udp_checksum = true},
+  };
 };
 
 }  // namespace srtpgate::app::testing

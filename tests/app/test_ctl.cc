@@ -141,6 +141,16 @@ TEST(Ctl, PingPrintsTheResponse) {
   EXPECT_NE(r.output.find("\"version\": \"0.1.0\""), std::string::npos) << r.output;
 }
 
+TEST(Ctl, PortsSendsTheCommandAndTakesNoArguments) {
+  FakeServer server(
+      "{\"ok\":true,\"ports\":[{\"name\":\"net_ring_x\",\"driver\":\"net_ring\"}]}\n");
+  RunResult r = run_ctl({"--socket", server.path(), "ports"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(server.request(), R"({"cmd":"ports"})");
+  EXPECT_NE(r.output.find("\"driver\": \"net_ring\""), std::string::npos) << r.output;
+  EXPECT_EQ(run_ctl({"--socket", server.path(), "ports", "1"}).status, 2);
+}
+
 TEST(Ctl, SocketFromTheEnvironment) {
   FakeServer server("{\"ok\":true,\"stats\":{}}\n");
   RunResult r = run_ctl({"stats"}, "SRTPGATE_CONTROL_SOCKET=" + shell_quote(server.path()));

@@ -179,6 +179,11 @@ def main():
               % (rx, tx, demo.get("dropped")))
         r = c.request(STATS_REQ)
         check(r.get("ok") is True, "stats: %s" % r)
+        r = c.request({"cmd": "ports"})
+        ports = {p.get("name"): p for p in r.get("ports", [])}
+        check(r.get("ok") is True and ports.get("net_null0", {}).get("driver") == "net_null"
+              and ports["net_null0"].get("checksum_offload", {}).get("tx_udp") is False,
+              "ports: the demo's net_null0, without checksum offload: %s" % r)
 
         r = c.request(delete_req(sid))
         check(r.get("ok") is True, "delete: %s" % r)

@@ -208,5 +208,32 @@ TEST(ChecksumOffload, TheNicsVerdictOnReceivedChecksumsIsFinal) {
   EXPECT_EQ(st.dropped(), 4u);
 }
 
+// What an operator reads back (the daemon's `ports` command): each port's driver and queues,
+// and whether the NIC or the workers do the checksums.
+TEST(ChecksumOffload, PortsDescribeTheOffloadsInEffect) {
+  for (bool offload : {false, true}) {
+    SCOPED_TRACE(offload ? "with offload" : "without");
+    Harness::Options o;
+    o.checksum_offload = offload;
+    Harness h(o);
+    ASSERT_TRUE(h.ok());
+    const std::vector<PortDescription> ports = h.dp().describe_ports();
+    ASSERT_EQ(ports.size(), 2u);
+    EXPECT_EQ(ports[0].port_id, h.in_port());
+    EXPECT_EQ(ports[1].port_id, h.out_port());
+    EXPECT_TRUE(ports[0].name.starts_with("net_ring_hin")) << ports[0].name;
+    for (const PortDescription& p : ports) {
+      EXPECT_EQ(p.driver, "net_ring");
+      EXPECT_EQ(p.rx_queues, 1);
+      EXPECT_EQ(p.tx_queues, 2);  // the worker's and the control thread's
+      EXPECT_FALSE(p.rss);
+      EXPECT_EQ(p.mtu, 1500);
+      EXPECT_EQ(p.rx_ip_checksum, offload);
+      EXPECT_EQ(p.rx_udp_checksum, offload);
+      EXPECT_EQ(p.tx_udp_checksum, offload);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace srtpgate::dp::testing

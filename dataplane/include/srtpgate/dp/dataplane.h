@@ -15,6 +15,7 @@
 #include "srtpgate/crypto.h"
 #include "srtpgate/dp/counters.h"
 #include "srtpgate/dp/flow.h"
+#include "srtpgate/dp/port_description.h"
 #include "srtpgate/result.h"
 
 struct rte_mbuf;
@@ -118,6 +119,7 @@ class Dataplane {
   // --- Ports ----------------------------------------------------------------------------------
   std::optional<uint16_t> port_id(std::string_view name) const noexcept;
   std::vector<uint16_t> port_ids() const;
+  std::vector<PortDescription> describe_ports() const;
 
  private:
   struct Impl;
