@@ -12,40 +12,13 @@
 #include "../libsrtp_oracle.h"
 #include "../packet_builders.h"
 #include "dp_harness.h"
+#include "libsrtp_legs.h"
 
 namespace srtpgate::dp::testing {
 namespace {
 
 using srtp::Profile;
 using testutil::Rng;
-
-struct Leg {
-  srtp::MasterKey key;
-  std::unique_ptr<oracle::LibsrtpOracle> lib;  // the peer's libsrtp2 session
-};
-
-Leg make_leg(Rng& rng, Profile p, bool peer_protects) {
-  Leg l{testutil::random_key(rng, p), nullptr};
-  oracle::OracleConfig c;
-  c.profile = p;
-  c.outbound = peer_protects;
-  auto lib = oracle::LibsrtpOracle::create(c, oracle::OracleKey{testutil::key_salt_of(l.key), {}});
-  EXPECT_TRUE(lib) << lib.message();
-  l.lib = std::move(lib.value());
-  return l;
-}
-
-Bytes rtp(Rng& rng, uint32_t ssrc, uint16_t seq, uint32_t payload) {
-  return testutil::build_rtp(rng, ssrc, seq, seq * 160u, testutil::random_shape(rng, payload));
-}
-
-FlowSpec spec_for(Harness& h, unsigned n, Action a) {
-  FlowSpec s;
-  s.key = h.key(n);
-  s.action = a;
-  s.next_hop = h.next_hop(n);
-  return s;
-}
 
 // What the worker left for the NIC, and what came of it: the transmit flags name UDP checksum
 // offload and the IP version, l2_len and l3_len locate the UDP header, the checksum field held
