@@ -125,7 +125,6 @@ void must(Result<void> r, std::string_view what) {
   }
 }
 
-// Drops by reason, only those that happened: "replay 12, auth_failure 3" or "none".
 // Who does a port's checksums: on a port without offload the workers sum every packet, a
 // cost an operator sizing a server should know of (docs/performance.md).
 const char* checksum_work(const dp::PortDescription& p) {
@@ -139,6 +138,7 @@ const char* checksum_work(const dp::PortDescription& p) {
   return "UDP checksums in software (no offload)";
 }
 
+// Drops by reason, only those that happened: "replay 12, auth_failure 3" or "none".
 std::string drops_text(const std::array<uint64_t, dp::kDropCount>& drops) {
   std::string s;
   for (std::size_t i = 0; i < dp::kDropCount; ++i) {
