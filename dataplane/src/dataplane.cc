@@ -369,6 +369,7 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const DataplaneConfig& conf
     s.index = w;
     s.tx_queue = static_cast<uint16_t>(w);
     s.burst = config.burst;
+    s.stage_clock = config.stage_clock;
     for (std::size_t i = 0; i < impl->ports.size(); ++i) {
       const detail::PortInfo& info = impl->ports[i]->info();
       if (info.rss) {

@@ -3,6 +3,7 @@
 // transmit. Nothing here allocates, locks, throws, or does a locked read-modify-write.
 #include "worker.h"
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
@@ -67,6 +68,26 @@ bool l4_field_valid(uint64_t ol) noexcept {
   return (ol & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_NONE;
 }
 
+// The stage clock (Setup::stage_clock): each lap adds the TSC cycles since the last one to a
+// stage's counter. Off, a lap is one predicted branch.
+class StageLaps {
+ public:
+  StageLaps(bool on, WorkerCounters& counters) noexcept
+      : on_(on), counters_(counters), last_(on ? rte_rdtsc() : 0) {}
+  void lap(Stage s) noexcept {
+    if (on_) {
+      const uint64_t now = rte_rdtsc();
+      counters_.stage_cycles[static_cast<std::size_t>(s)].add(now - last_);
+      last_ = now;
+    }
+  }
+
+ private:
+  bool on_;
+  WorkerCounters& counters_;
+  uint64_t last_;
+};
+
 }  // namespace
 
 FlowStats snapshot(const FlowCounters& c) noexcept {
@@ -107,6 +128,12 @@ WorkerStats Worker::stats() const noexcept {
   for (std::size_t i = 0; i < kDropCount; ++i) {
     s.drops[i] = counters_.drops[i].get();
   }
+  for (std::size_t i = 0; i < kStageCount; ++i) {
+    s.stages.cycles[i] = counters_.stage_cycles[i].get();
+  }
+  s.stages.bursts = counters_.stage_bursts.get();
+  s.stages.packets = counters_.stage_packets.get();
+  s.stages.tsc_hz = setup_.stage_clock ? rte_get_tsc_hz() : 0;
   return s;
 }
 
@@ -191,6 +218,11 @@ void Worker::run(const std::atomic<bool>& stop) noexcept {
 }
 
 void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
+  StageLaps clock(setup_.stage_clock, counters_);
+  if (setup_.stage_clock) {
+    counters_.stage_bursts.add(1);
+    counters_.stage_packets.add(n);
+  }
   // --- Stage 1: classify. Drops are counted and freed at once; STUN, DTLS, ARP and ICMP go to
   // the control thread; RTP and RTCP stay. --------------------------------------------------
   UninitArray<ParsedFrame, kMaxBurst> pf;
@@ -253,6 +285,7 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
       rte_pktmbuf_free_bulk(punt + queued, npunt - queued);
     }
   }
+  clock.lap(Stage::classify);
   if (nfast == 0) {
     return;
   }
@@ -277,6 +310,7 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
       rte_prefetch0(f->inbound ? f->inbound.get() : f->outbound.get());
     }
   }
+  clock.lap(Stage::lookup);
 
   // --- Stage 3: crypto. All RTP to unprotect (unprotect and the first half of transcrypt)
   // goes to the library in one submission, then all RTP to protect; RTCP, a few packets per
@@ -363,6 +397,7 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
     }
     nprotect += f->action == Action::protect || f->action == Action::transcrypt;
   }
+  clock.lap(Stage::prepare);
   // A batch's outcome goes back to its packets: a drop with its reason, or the new view.
   const auto take_results = [&] {
     for (unsigned b = 0; b < nbatch; ++b) {
@@ -378,6 +413,7 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
     srtp::unprotect_rtp_burst({sess, nbatch}, {batch.data(), nbatch}, {status, nbatch});
     take_results();
   }
+  clock.lap(Stage::unprotect);
   nbatch = 0;
   if (nprotect != 0) {  // a burst only to unprotect skips the pass
     for (unsigned j = 0; j < nfast; ++j) {
@@ -389,10 +425,12 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
       }
     }
   }
+  clock.lap(Stage::prepare);
   if (nbatch != 0) {
     srtp::protect_rtp_burst({sess, nbatch}, {batch.data(), nbatch}, {status, nbatch});
     take_results();
   }
+  clock.lap(Stage::protect);
 
   // --- Stage 4: rewrite to the next hop, then one tx burst per egress port. A transmitted
   // mbuf belongs to the driver at once, so everything the counters need is taken before. ----
@@ -440,7 +478,9 @@ void Worker::process(rte_mbuf** pkts, unsigned n, uint16_t port_id) noexcept {
     out_flow[nout] = f;
     out_len[nout++] = len;
   }
+  clock.lap(Stage::rewrite);
   transmit(out, out_flow, out_len, nout);
+  clock.lap(Stage::transmit);
 }
 
 void Worker::transmit(rte_mbuf** out, Flow** out_flow, const uint16_t* out_len,

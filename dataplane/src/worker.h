@@ -92,6 +92,10 @@ struct WorkerCounters {
   Counter flows_removed;
   Counter messages;
   Counter drops[kDropCount];
+  // The stage clock's (Setup::stage_clock): written only while it is on.
+  Counter stage_cycles[kStageCount];
+  Counter stage_bursts;
+  Counter stage_packets;
 };
 
 struct RxQueue {
@@ -107,6 +111,7 @@ class Worker {
     unsigned index = 0;
     uint16_t tx_queue = 0;  // the worker's own tx queue on every port
     uint16_t burst = 32;
+    bool stage_clock = false;  // DataplaneConfig::stage_clock
     std::vector<RxQueue> rx;
     std::unique_ptr<FlowTable> table;
     std::shared_ptr<crypto::Engine> engine;

@@ -61,6 +61,7 @@ class Harness {
     // frames go in marked checked (rx_flags()), and collect() finishes the UDP checksums the
     // workers leave to the NIC.
     bool checksum_offload = false;
+    bool stage_clock = false;  // DataplaneConfig::stage_clock
   };
 
   explicit Harness(const Options& o) : options_(o) {
@@ -101,6 +102,7 @@ class Harness {
     c.backend = o.backend;
     c.mbufs = 8191;
     c.flows_per_worker = o.flows_per_worker;
+    c.stage_clock = o.stage_clock;
     auto dp = Dataplane::create(c);
     EXPECT_TRUE(dp) << dp.message();
     if (dp) {

@@ -36,6 +36,32 @@ enum class Drop : uint8_t {
 inline constexpr std::size_t kDropCount = static_cast<std::size_t>(Drop::count_);
 std::string_view name(Drop d) noexcept;  // "auth_failure"
 
+// The stages of a worker's burst (docs/architecture.md), as DataplaneConfig::stage_clock times
+// them: classify (and punt), look up the flows, prepare (per-packet checks, the UDP checksum of
+// plain RTP, the crypto batches), unprotect and protect (the SRTP library's calls), rewrite (the
+// next hop's headers and checksums), transmit.
+enum class Stage : uint8_t {
+  classify,
+  lookup,
+  prepare,
+  unprotect,
+  protect,
+  rewrite,
+  transmit,
+  count_
+};
+inline constexpr std::size_t kStageCount = static_cast<std::size_t>(Stage::count_);
+std::string_view name(Stage s) noexcept;  // "classify"
+
+// Where a worker's time went: TSC cycles in each stage over `bursts` bursts that brought
+// `packets` packets (VPP's `show runtime`, per stage). All zero unless the stage clock is on.
+struct StageCycles {
+  std::array<uint64_t, kStageCount> cycles{};
+  uint64_t bursts = 0;
+  uint64_t packets = 0;
+  uint64_t tsc_hz = 0;  // to turn cycles into time; 0 when the clock is off
+};
+
 // A snapshot of one worker's counters.
 struct WorkerStats {
   uint64_t rx_packets = 0;
@@ -48,6 +74,7 @@ struct WorkerStats {
   uint64_t flows = 0;         // flows in the worker's table
   uint64_t messages = 0;      // control messages applied
   std::array<uint64_t, kDropCount> drops{};
+  StageCycles stages;
 
   uint64_t dropped() const noexcept {
     uint64_t n = 0;
