@@ -15,6 +15,9 @@
 // session through the worker and the crypto-only loop in alternating blocks of one run, for the
 // one-session target's ratio (counters `ratio`, `ratio_p10`, `ratio_p90`, `dp_pps`,
 // `crypto_pps`; see bm_paired).
+// stages_{un}protect/PROFILE/172 and stages_forward/172: the one-session worker with its stage
+// clock on (DataplaneConfig::stage_clock): TSC cycles per packet in each stage of the burst,
+// beside the SRTP core's own (see bm_stage_clock).
 //
 // Only the worker's loop iteration is timed (manual time): the generator that makes and
 // enqueues the frames, and the sink that frees what was sent, run between timed sections.
@@ -92,7 +95,7 @@ srtp::MasterKey bench_key(Profile p) {
 class Rig {
  public:
   static std::unique_ptr<Rig> make(dp::Action action, Profile profile, uint32_t sessions,
-                                   bool checksum_offload, std::string& error) {
+                                   bool checksum_offload, bool stage_clock, std::string& error) {
     auto r = std::unique_ptr<Rig>(new Rig());
     r->action_ = action;
     r->checksum_offload_ = checksum_offload;
@@ -121,6 +124,7 @@ class Rig {
     c.ports = {pin, pout};
     c.workers = 1;
     c.launch_workers = false;
+    c.stage_clock = stage_clock;
     c.mbufs = 4095;
     c.flows_per_worker = std::max<uint32_t>(sessions, 16);
     auto d = dp::Dataplane::create(c);
@@ -344,16 +348,16 @@ class Rig {
 // One rig at a time: a million sessions take gigabytes, so the previous rig goes first. Freed
 // before the EAL is cleaned up (release_rig()).
 std::unique_ptr<Rig> current;
-std::tuple<dp::Action, Profile, uint32_t, bool> current_key;
+std::tuple<dp::Action, Profile, uint32_t, bool, bool> current_key;
 
 void release_rig() { current.reset(); }
 
 Rig* rig_for(dp::Action action, Profile profile, uint32_t sessions, std::string& error,
-             bool checksum_offload = false) {
-  const auto key = std::make_tuple(action, profile, sessions, checksum_offload);
+             bool checksum_offload = false, bool stage_clock = false) {
+  const auto key = std::make_tuple(action, profile, sessions, checksum_offload, stage_clock);
   if (!current || current_key != key) {
     current.reset();
-    current = Rig::make(action, profile, sessions, checksum_offload, error);
+    current = Rig::make(action, profile, sessions, checksum_offload, stage_clock, error);
     current_key = key;
   }
   return current.get();
@@ -562,6 +566,75 @@ void bm_paired(benchmark::State& state, dp::Action action, Profile profile, uint
   state.counters["crypto_pps"] = packets / crypto_seconds;
 }
 
+// Where one session's packet spends its time in the worker, stage by stage
+// (DataplaneConfig::stage_clock), beside the SRTP core's own time for the same packets,
+// alternating as in bm_paired. Counters, TSC cycles per packet: one per stage (dp::name(Stage)),
+// `worker` (their sum) and `crypto_only`.
+void bm_stage_clock(benchmark::State& state, dp::Action action, Profile profile,
+                    uint32_t rtp_bytes) {
+  std::string error;
+  Rig* rig = rig_for(action, profile, 1, error, false, true);
+  if (rig == nullptr) {
+    state.SkipWithError(error.c_str());
+    return;
+  }
+  std::unique_ptr<CryptoOnly> crypto;
+  if (action != dp::Action::forward)
+    crypto = std::make_unique<CryptoOnly>(action, profile, rtp_bytes);
+  const dp::WorkerStats before = rig->dp().worker_stats(0);
+  double crypto_seconds = 0;
+  uint64_t crypto_packets = 0;
+  uint64_t sent = 0;
+  for (auto _ : state) {
+    double d = 0;
+    double c = 0;
+    for (unsigned k = 0; k < kPairBlock; ++k) {
+      const double t = rig->timed_burst(rtp_bytes, sent);
+      if (t < 0) {
+        state.SkipWithError("generator: mbuf pool or ring exhausted");
+        return;
+      }
+      d += t;
+    }
+    for (unsigned k = 0; crypto && k < kPairBlock; ++k) {
+      const double t = crypto->burst();
+      if (t < 0) {
+        state.SkipWithError("the library rejected a packet");
+        return;
+      }
+      c += t;
+      crypto_packets += kBurst;
+    }
+    crypto_seconds += c;
+    state.SetIterationTime(d + c);
+  }
+  const std::string dropped = drops_since(*rig, before, sent);
+  if (!dropped.empty()) {
+    state.SkipWithError(dropped.c_str());
+    return;
+  }
+  rig->restart_rounds();
+  const dp::StageCycles& a = before.stages;
+  const dp::StageCycles b = rig->dp().worker_stats(0).stages;
+  const uint64_t packets = b.packets - a.packets;
+  if (packets == 0 || b.tsc_hz == 0) {
+    state.SkipWithError("the stage clock counted nothing");
+    return;
+  }
+  double worker = 0;
+  for (std::size_t i = 0; i < dp::kStageCount; ++i) {
+    const double per_packet =
+        static_cast<double>(b.cycles[i] - a.cycles[i]) / static_cast<double>(packets);
+    state.counters[std::string(dp::name(static_cast<dp::Stage>(i)))] = per_packet;
+    worker += per_packet;
+  }
+  state.counters["worker"] = worker;
+  if (crypto_packets != 0) {
+    state.counters["crypto_only"] =
+        crypto_seconds * static_cast<double>(b.tsc_hz) / static_cast<double>(crypto_packets);
+  }
+}
+
 std::string profile_name(Profile p) { return std::string(srtp::name(p)); }
 
 void register_all() {
@@ -572,6 +645,9 @@ void register_all() {
                                  bytes)
         ->UseManualTime();
   }
+  benchmark::RegisterBenchmark("stages_forward/172", bm_stage_clock, dp::Action::forward,
+                               Profile::aes_cm_128_hmac_sha1_80, 172u)
+      ->UseManualTime();
   // The worker with no crypto (plain RTP relay): what classify, lookup, rewrite and the
   // checksums cost on their own.
   for (uint32_t bytes : kRtpBytes) {
@@ -603,6 +679,9 @@ void register_all() {
               ->UseManualTime();
         }
       }
+      benchmark::RegisterBenchmark(("stages_" + op + "/" + profile_name(p) + "/172").c_str(),
+                                   bm_stage_clock, a, p, 172u)
+          ->UseManualTime();
       for (uint32_t bytes : kRtpBytes) {  // the one-session target's own measure (bm_paired)
         for (bool offload : {false, true}) {
           benchmark::RegisterBenchmark((std::string(offload ? "paired_offload_" : "paired_") + op +
@@ -766,7 +845,7 @@ LatencyResult measure_latency(Profile profile, uint32_t rtp_bytes) {
   std::string error;
   constexpr uint32_t kPackets = 65536;  // one sequence-number cycle per run, ROC 0
   constexpr uint32_t kRuns = 4;         // flow 0: capacity; flows 1-3: the loads
-  auto rig = Rig::make(dp::Action::unprotect, profile, kRuns, false, error);
+  auto rig = Rig::make(dp::Action::unprotect, profile, kRuns, false, false, error);
   if (!rig) {
     std::fprintf(stderr, "latency rig: %s\n", error.c_str());
     return out;
@@ -892,8 +971,8 @@ ScalingResult measure_scaling(Profile profile, uint32_t rtp_bytes, uint32_t sess
   out.profile = profile_name(profile);
   out.sessions = sessions;
   std::string error;
-  auto a = Rig::make(dp::Action::unprotect, profile, sessions, false, error);
-  auto b = a ? Rig::make(dp::Action::unprotect, profile, sessions, false, error) : nullptr;
+  auto a = Rig::make(dp::Action::unprotect, profile, sessions, false, false, error);
+  auto b = a ? Rig::make(dp::Action::unprotect, profile, sessions, false, false, error) : nullptr;
   if (!a || !b) {
     std::fprintf(stderr, "scaling rigs: %s\n", error.c_str());
     return out;

@@ -47,6 +47,7 @@ class Rates(dict):
         super().__init__()
         self.passes = []
         self.paired = {}  # a paired_ case's counters, one dict per pass (see paired())
+        self.stages = {}  # a stages_ case's counters, one dict per pass (see stage_section())
 
 
 def ratio(rates, a, b):
@@ -142,6 +143,8 @@ def run_gbench(binary, filt, min_time, out, extra=()):
             name = b.get("run_name", b["name"]).replace("/manual_time", "")
             if "ratio" in b:
                 rates.paired.setdefault(name, []).append(b)
+            if "worker" in b:
+                rates.stages.setdefault(name, []).append(b)
             if "items_per_second" in b:
                 # The best of the passes: on a shared machine interference only ever slows a
                 # run down, so the fastest is the closest to what the code does.
@@ -367,6 +370,38 @@ def offload_section(rates, profiles, out):
     return reached
 
 
+STAGES = ["classify", "lookup", "prepare", "unprotect", "protect", "rewrite", "transmit"]
+
+
+def stage_section(rates, profiles, out):
+    """The worker's stage clock (srtpgate-dp-bench's stages_ cases): TSC cycles per packet in
+    each stage, the median of the passes, beside the SRTP core's own cycles for the packets."""
+    def median(runs, key):
+        each = sorted(r.get(key, 0.0) for r in runs)
+        mid = len(each) // 2
+        return each[mid] if len(each) % 2 else (each[mid - 1] + each[mid]) / 2
+
+    out.append("| profile | operation | classify | lookup | prepare | SRTP library | rewrite | "
+               "transmit | worker | crypto-only | worker - library | the 65% target leaves |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    cases = [("stages_forward/172", "(relay)", "forward")]
+    cases += [("stages_%s/%s/172" % (op, p), p, op)
+              for p in profiles for op in ("unprotect", "protect")]
+    for name, p, op in cases:
+        runs = rates.stages.get(name)
+        if not runs:
+            out.append("| %s | %s | did not run | | | | | | | | | |" % (p, op))
+            continue
+        c = {k: median(runs, k) for k in STAGES + ["worker", "crypto_only"]}
+        library = c["unprotect"] + c["protect"] if op != "forward" else 0.0
+        crypto = c["crypto_only"]
+        out.append("| %s | %s | %.0f | %.0f | %.0f | %s | %.0f | %.0f | %.0f | %s | %.0f | %s |" % (
+            p, op, c["classify"], c["lookup"], c["prepare"],
+            "%.0f" % library if op != "forward" else "-", c["rewrite"], c["transmit"],
+            c["worker"], "%.0f" % crypto if crypto else "-", c["worker"] - library,
+            "%.0f" % (crypto * (1 / 0.65 - 1)) if crypto else "-"))
+
+
 def memory_bound_paragraph(rates, profiles, out):
     """The 1M column in the unit that bounds it: random cache lines of this machine."""
     line = rates.get("memory_random_line")
@@ -551,8 +586,8 @@ def main():
                          min_time, os.path.join(tmp, "core.json"))
     _, dp = run_gbench(os.path.join(bench, "srtpgate-dp-bench"),
                        "^(io_forward|dp_forward|dp_offload_forward|memory_random_line)|"
-                       "^(crypto_only|dp|dp_offload|paired|paired_offload)_(un)?protect/%s/"
-                       % prof_re,
+                       "^(crypto_only|dp|dp_offload|paired|paired_offload|stages)_(un)?protect/"
+                       "%s/|^stages_forward/" % prof_re,
                        min_time, os.path.join(tmp, "dp.json"))
     _, lookup = run_gbench(os.path.join(bench, "srtpgate-flow-lookup-bench"), ".",
                            min_time, os.path.join(tmp, "lookup.json"))
@@ -625,6 +660,8 @@ def main():
     out += ["", "## The dataplane on ports with checksum offload", "",
             sections.get("offload", ""), ""]
     nic65 = offload_section(dp, profiles, out)
+    out += ["", "## Where the worker's time goes", "", sections.get("stage-clock", ""), ""]
+    stage_section(dp, profiles, out)
     out += ["", "## Flow lookup", ""]
     lookup_section(lookup, out)
     out += ["", "## Software checksum", "", sections.get("checksum", ""), ""]
