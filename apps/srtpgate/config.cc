@@ -210,9 +210,10 @@ Result<AppConfig> parse(std::string_view text, const std::string& config_path) {
   if (!j.is_object()) {
     return make_error(std::string("the configuration must be a JSON object, not ") + j.type_name());
   }
-  if (auto ok = check_members(j, "",
-                              {"ports", "port_range", "stats_interval", "control_socket",
-                               "certificate", "flows_per_worker", "mbufs", "sessions"});
+  if (auto ok =
+          check_members(j, "",
+                        {"ports", "port_range", "stats_interval", "control_socket", "certificate",
+                         "flows_per_worker", "mbufs", "stage_clock", "sessions"});
       !ok) {
     return ok.error();
   }
@@ -320,6 +321,13 @@ Result<AppConfig> parse(std::string_view text, const std::string& config_path) {
       return v.error();
     }
     config.mbufs = static_cast<uint32_t>(v.value());
+  }
+  if (auto it = j.find("stage_clock"); it != j.end()) {
+    auto v = get_bool(*it, "stage_clock");
+    if (!v) {
+      return v.error();
+    }
+    config.stage_clock = v.value();
   }
   if (auto it = j.find("sessions"); it != j.end()) {
     if (!it->is_array()) {

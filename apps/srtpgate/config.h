@@ -30,6 +30,7 @@ struct AppConfig {
   SecretString private_key_pem;
   uint32_t flows_per_worker = 65536;
   uint32_t mbufs = 16383;
+  bool stage_clock = false;              // dp::DataplaneConfig::stage_clock
   std::vector<SessionRequest> sessions;  // installed at start
 };
 

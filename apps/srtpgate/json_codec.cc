@@ -343,6 +343,17 @@ Json drops_to_json(const std::array<uint64_t, dp::kDropCount>& drops) {
   return out;
 }
 
+// The stage clock's counters (dp::StageCycles), present only while it runs.
+Json stages_to_json(const dp::StageCycles& s) {
+  Json cycles = Json::object();
+  for (std::size_t i = 0; i < dp::kStageCount; ++i) {
+    cycles[std::string(dp::name(static_cast<dp::Stage>(i)))] = s.cycles[i];
+  }
+  return Json{{"tsc_hz", s.tsc_hz},
+              {"bursts", s.bursts},
+              {"packets", s.packets},
+              {"cycles", std::move(cycles)}};
+}
 }  // namespace
 
 std::string json_path(std::string_view prefix, std::string_view member) {
@@ -717,17 +728,21 @@ Json to_json(const dp::FlowStats& stats) {
 }
 
 Json to_json(const dp::WorkerStats& stats) {
-  return Json{{"rx_packets", stats.rx_packets},
-              {"rx_bytes", stats.rx_bytes},
-              {"tx_packets", stats.tx_packets},
-              {"tx_bytes", stats.tx_bytes},
-              {"punted", stats.punted},
-              {"polls", stats.polls},
-              {"busy_polls", stats.busy_polls},
-              {"flows", stats.flows},
-              {"messages", stats.messages},
-              {"dropped", stats.dropped()},
-              {"drops", drops_to_json(stats.drops)}};
+  Json j{{"rx_packets", stats.rx_packets},
+         {"rx_bytes", stats.rx_bytes},
+         {"tx_packets", stats.tx_packets},
+         {"tx_bytes", stats.tx_bytes},
+         {"punted", stats.punted},
+         {"polls", stats.polls},
+         {"busy_polls", stats.busy_polls},
+         {"flows", stats.flows},
+         {"messages", stats.messages},
+         {"dropped", stats.dropped()},
+         {"drops", drops_to_json(stats.drops)}};
+  if (stats.stages.tsc_hz != 0) {
+    j["stages"] = stages_to_json(stats.stages);
+  }
+  return j;
 }
 
 Json to_json(const SessionInfo& info) {

@@ -254,6 +254,7 @@ int run(int argc, char** argv) {
   dpc.launch_workers = true;
   dpc.mbufs = config.mbufs;
   dpc.flows_per_worker = config.flows_per_worker;
+  dpc.stage_clock = config.stage_clock;
   auto dataplane = must(dp::Dataplane::create(dpc), "dataplane");
   for (const dp::PortDescription& p : dataplane->describe_ports()) {
     SG_LOG(INFO, "port %s (%s): %u rx / %u tx queues, RSS %s, MTU %u, %s\n", p.name.c_str(),

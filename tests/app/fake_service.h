@@ -110,6 +110,13 @@ class FakeService : public SessionService {
     s.workers[0].rx_packets = 5;
     s.workers[1].rx_packets = 6;
     s.workers[1].drops[static_cast<std::size_t>(dp::Drop::replay)] = 2;
+    // Worker 1 runs the stage clock; each stage a different count.
+    s.workers[1].stages.tsc_hz = 2'800'000'000;
+    s.workers[1].stages.bursts = 7;
+    s.workers[1].stages.packets = 200;
+    for (std::size_t i = 0; i < dp::kStageCount; ++i) {
+      s.workers[1].stages.cycles[i] = 1000 * (i + 1);
+    }
     s.sessions = 3;
     s.punted_stun = 4;
     return s;

@@ -46,6 +46,7 @@ Json full_config() {
       {"control_socket", "/tmp/x/control.sock"},
       {"flows_per_worker", 1024},
       {"mbufs", 4095},
+      {"stage_clock", true},
       {"sessions", {session(), session(), session()}}};
 }
 
@@ -75,6 +76,7 @@ TEST(Config, FullConfiguration) {
   EXPECT_EQ(c.control_socket, "/tmp/x/control.sock");
   EXPECT_EQ(c.flows_per_worker, 1024U);
   EXPECT_EQ(c.mbufs, 4095U);
+  EXPECT_TRUE(c.stage_clock);
   EXPECT_TRUE(c.certificate_pem.empty());
   ASSERT_EQ(c.sessions.size(), 3U);
   EXPECT_EQ(c.sessions[2].next_hop.dst_port, 7000);
@@ -93,6 +95,7 @@ TEST(Config, Defaults) {
   EXPECT_EQ(c.control_socket, "/run/srtpgate/control.sock");
   EXPECT_EQ(c.flows_per_worker, 65536U);
   EXPECT_EQ(c.mbufs, 16383U);
+  EXPECT_FALSE(c.stage_clock);
   EXPECT_TRUE(c.sessions.empty());
 }
 
@@ -315,6 +318,8 @@ TEST(Config, Errors) {
   expect_error(with([](Json& j) { j["control_socket"] = std::string(200, 'x'); }),
                "control_socket: must be a path");
   expect_error(with([](Json& j) { j["mbufs"] = 0; }), "mbufs: 0 is outside");
+  expect_error(with([](Json& j) { j["stage_clock"] = 1; }),
+               "stage_clock: must be true or false, not number");
   expect_error(with([](Json& j) { j["flows_per_worker"] = -5; }),
                "flows_per_worker: -5 is outside");
   expect_error(with([](Json& j) {

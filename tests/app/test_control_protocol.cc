@@ -269,6 +269,28 @@ TEST_F(ProtocolTest, Stats) {
   EXPECT_EQ(s["total"]["drops"].size(), dp::kDropCount);
 }
 
+// The stage clock's counters appear for a worker that runs it, under the stages' names, and
+// not at all for one that does not.
+TEST_F(ProtocolTest, StatsShowTheStageClockWhereItRuns) {
+  Json r = call(R"({"cmd":"stats"})");
+  ASSERT_EQ(r["ok"], true);
+  const Json& s = r["stats"];
+  EXPECT_FALSE(s["workers"][0].contains("stages"));
+  const Json& st = s["workers"][1]["stages"];
+  EXPECT_EQ(st["tsc_hz"], 2'800'000'000ULL);
+  EXPECT_EQ(st["bursts"], 7);
+  EXPECT_EQ(st["packets"], 200);
+  ASSERT_EQ(st["cycles"].size(), dp::kStageCount);
+  EXPECT_EQ(st["cycles"]["classify"], 1000);
+  EXPECT_EQ(st["cycles"]["lookup"], 2000);
+  EXPECT_EQ(st["cycles"]["prepare"], 3000);
+  EXPECT_EQ(st["cycles"]["unprotect"], 4000);
+  EXPECT_EQ(st["cycles"]["protect"], 5000);
+  EXPECT_EQ(st["cycles"]["rewrite"], 6000);
+  EXPECT_EQ(st["cycles"]["transmit"], 7000);
+  EXPECT_EQ(s["total"]["stages"]["packets"], 200);
+}
+
 TEST_F(ProtocolTest, PortsNameTheirDriverQueuesAndChecksumOffloads) {
   Json r = call(R"({"cmd":"ports"})");
   ASSERT_EQ(r["ok"], true) << last_;
