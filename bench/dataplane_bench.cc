@@ -379,6 +379,18 @@ std::string drops_since(Rig& rig, const dp::WorkerStats& before, uint64_t sent) 
   return why;
 }
 
+// Ends a timed run of `rig`: false (and the run marked failed) when the worker dropped any of
+// the packets since `before`; otherwise the next run starts on fresh packet indices.
+bool finish_run(benchmark::State& state, Rig& rig, const dp::WorkerStats& before, uint64_t sent) {
+  const std::string dropped = drops_since(rig, before, sent);
+  if (!dropped.empty()) {
+    state.SkipWithError(dropped.c_str());
+    return false;
+  }
+  rig.restart_rounds();
+  return true;
+}
+
 void bm_dataplane(benchmark::State& state, dp::Action action, Profile profile, uint32_t rtp_bytes,
                   uint32_t sessions, bool checksum_offload) {
   std::string error;
@@ -397,12 +409,7 @@ void bm_dataplane(benchmark::State& state, dp::Action action, Profile profile, u
     }
     state.SetIterationTime(seconds);
   }
-  const std::string dropped = drops_since(*rig, before, packets);
-  if (!dropped.empty()) {
-    state.SkipWithError(dropped.c_str());
-    return;
-  }
-  rig->restart_rounds();
+  if (!finish_run(state, *rig, before, packets)) return;
   state.SetItemsProcessed(static_cast<int64_t>(packets));
 }
 
@@ -551,12 +558,7 @@ void bm_paired(benchmark::State& state, dp::Action action, Profile profile, uint
     crypto_seconds += c;
     state.SetIterationTime(d + c);
   }
-  const std::string dropped = drops_since(*rig, before, sent);
-  if (!dropped.empty()) {
-    state.SkipWithError(dropped.c_str());
-    return;
-  }
-  rig->restart_rounds();
+  if (!finish_run(state, *rig, before, sent)) return;
   if (ratios.empty()) return;
   const auto packets = static_cast<double>(ratios.size()) * kPairBlock * kBurst;
   state.counters["ratio"] = quantile(ratios, 0.5);
@@ -608,12 +610,7 @@ void bm_stage_clock(benchmark::State& state, dp::Action action, Profile profile,
     crypto_seconds += c;
     state.SetIterationTime(d + c);
   }
-  const std::string dropped = drops_since(*rig, before, sent);
-  if (!dropped.empty()) {
-    state.SkipWithError(dropped.c_str());
-    return;
-  }
-  rig->restart_rounds();
+  if (!finish_run(state, *rig, before, sent)) return;
   const dp::StageCycles& a = before.stages;
   const dp::StageCycles b = rig->dp().worker_stats(0).stages;
   const uint64_t packets = b.packets - a.packets;
