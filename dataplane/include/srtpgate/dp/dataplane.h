@@ -55,9 +55,9 @@ struct DataplaneConfig {
   uint32_t punt_ring_size = 1024;     // per worker, to the control thread
   uint32_t control_ring_size = 4096;  // per worker, messages from the control thread
   uint16_t burst = 32;
-  // Times each stage of every burst with the TSC (WorkerStats::stages): two TSC reads a stage,
-  // about 8 cycles a packet at bursts of 32 on this project's machines. Off, each stage
-  // boundary costs one predicted branch.
+  // Times each stage of every burst with the TSC (WorkerStats::stages): one TSC read at each of
+  // a burst's eight stage boundaries, about a cycle a packet each at bursts of 32 on this
+  // project's machines. Off, each boundary costs one predicted branch.
   bool stage_clock = false;
 };
 
