@@ -13,6 +13,7 @@ import math
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,11 +57,8 @@ def ratio(rates, a, b):
     The best of each case over the passes (the Mpps columns) can pair a subject from a quiet
     pass with a baseline from a slow one. Two cases of one pass run seconds apart, so a slow
     spell of the host mostly slows both, and their ratio is steadier than either rate."""
-    each = sorted(p[a] / p[b] for p in rates.passes if p.get(a) and p.get(b))
-    if not each:
-        return None
-    mid = len(each) // 2
-    return each[mid] if len(each) % 2 else (each[mid - 1] + each[mid]) / 2
+    each = [p[a] / p[b] for p in rates.passes if p.get(a) and p.get(b)]
+    return statistics.median(each) if each else None
 
 
 def ratio_range(rates, a, b):
@@ -86,10 +84,8 @@ def paired(rates, name):
     runs = rates.paired.get(name)
     if not runs:
         return None
-    each = sorted(r["ratio"] for r in runs)
-    mid = len(each) // 2
-    median = each[mid] if len(each) % 2 else (each[mid - 1] + each[mid]) / 2
-    return median, each[0], each[-1]
+    each = [r["ratio"] for r in runs]
+    return statistics.median(each), min(each), max(each)
 
 
 def paired_cell(result, target=None, words=("met", "**missed**")):
@@ -376,11 +372,6 @@ STAGES = ["classify", "lookup", "prepare", "unprotect", "protect", "rewrite", "t
 def stage_section(rates, profiles, out):
     """The worker's stage clock (srtpgate-dp-bench's stages_ cases): TSC cycles per packet in
     each stage, the median of the passes, beside the SRTP core's own cycles for the packets."""
-    def median(runs, key):
-        each = sorted(r.get(key, 0.0) for r in runs)
-        mid = len(each) // 2
-        return each[mid] if len(each) % 2 else (each[mid - 1] + each[mid]) / 2
-
     out.append("| profile | operation | classify | lookup | prepare | SRTP library | rewrite | "
                "transmit | worker | crypto-only | worker - library | the 65% target leaves |")
     out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -392,7 +383,8 @@ def stage_section(rates, profiles, out):
         if not runs:
             out.append("| %s | %s | did not run | | | | | | | | | |" % (p, op))
             continue
-        c = {k: median(runs, k) for k in STAGES + ["worker", "crypto_only"]}
+        c = {k: statistics.median(r.get(k, 0.0) for r in runs)
+             for k in STAGES + ["worker", "crypto_only"]}
         library = c["unprotect"] + c["protect"] if op != "forward" else 0.0
         crypto = c["crypto_only"]
         out.append("| %s | %s | %.0f | %.0f | %.0f | %s | %.0f | %.0f | %.0f | %s | %.0f | %s |" % (
